@@ -1,0 +1,29 @@
+with source as (
+    select * from {{ source('raw', 'flights') }}
+),
+
+renamed as (
+    select
+        -- A flight number is reused every day and by several origins: the key is all four.
+        carrier || '-' || cast(flight as varchar) || '-' || origin || '-' || strftime(make_date(year, month, day), '%Y-%m-%d') as flight_id,
+        make_date(year, month, day) as scheduled_dep_date,
+        -- time_hour is the scheduled departure hour in UTC; adding the minute keeps UTC exact
+        -- across the DST switches, where local clock arithmetic would not.
+        cast(time_hour as timestamp) + to_minutes(cast(minute as bigint)) as scheduled_dep_at,
+        carrier,
+        cast(flight as integer) as flight_number,
+        tailnum,
+        origin,
+        dest,
+        cast(sched_dep_time as integer) as scheduled_dep_hhmm_local,
+        cast(dep_delay as double) as dep_delay_minutes,
+        cast(arr_delay as double) as arr_delay_minutes,
+        cast(air_time as double) as air_time_minutes,
+        cast(distance as double) as distance_miles,
+        dep_time is null as is_cancelled,
+        partition_date,
+        loaded_at
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,22 @@
+"""Where the stateful layer lives: one place, read from the environment."""
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+def warehouse_path() -> Path:
+    """The DuckDB warehouse shared by dbt and Dagster (`FTI_WAREHOUSE` overrides it).
+
+    Always absolute: dbt runs inside dbt_project/, so a relative path would name another file.
+    """
+    configured = os.environ.get("FTI_WAREHOUSE")
+    return Path(configured).resolve() if configured else REPO_ROOT / "data" / "warehouse.duckdb"
+
+
+def model_store_path() -> Path:
+    """The folder of content-addressed model artifacts (`FTI_MODEL_STORE` overrides it)."""
+    configured = os.environ.get("FTI_MODEL_STORE")
+    return Path(configured).resolve() if configured else REPO_ROOT / "data" / "model_store"
