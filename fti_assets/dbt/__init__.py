@@ -1,0 +1,1 @@
+"""The dbt project as Dagster assets: feature groups (feature pipeline) and monitoring models."""

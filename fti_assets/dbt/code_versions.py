@@ -1,0 +1,36 @@
+"""Code versions of dbt models that change with everything that changes their SQL.
+
+dagster-dbt hashes a model's own SQL only; here the hash also covers the macros it calls
+(recursively), its config and the project's vars, so editing a macro marks every model that
+uses it, and everything downstream, stale in the UI.
+"""
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+
+def macro_closure(manifest: Mapping[str, Any], macro_ids: list[str]) -> list[str]:
+    seen: set[str] = set()
+    pending = list(macro_ids)
+    while pending:
+        macro_id = pending.pop()
+        if macro_id in seen or macro_id not in manifest["macros"]:
+            continue
+        seen.add(macro_id)
+        pending.extend(manifest["macros"][macro_id].get("depends_on", {}).get("macros", []))
+    return sorted(seen)
+
+
+def node_code_version(manifest: Mapping[str, Any], node: Mapping[str, Any]) -> str:
+    macros = macro_closure(manifest, list(node.get("depends_on", {}).get("macros", [])))
+    config = {k: v for k, v in node.get("config", {}).items() if k not in {"meta", "tags", "docs"}}
+    payload = {
+        "sql": node.get("raw_code", ""),
+        "macros": {m: manifest["macros"][m].get("macro_sql", "") for m in macros},
+        "config": config,
+        "vars": manifest.get("metadata", {}).get("vars", {}) or node.get("config", {}).get("vars", {}),
+        "columns": {name: col.get("data_type") for name, col in node.get("columns", {}).items()},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
