@@ -18,26 +18,11 @@ def _instance():
 
 
 def run_job(job_name: str, start: str, end: str) -> None:
-    """One run of a job over the partition window start..end (a single-run backfill)."""
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
+    from fti_assets.runner import failure_messages, run_window
 
-    from fti_assets.definitions import defs
-
-    result = defs.get_job_def(job_name).execute_in_process(
-        instance=_instance(),
-        tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
-        raise_on_error=False,
-    )
+    result = run_window(job_name, start, end, _instance())
     if not result.success:
-        failures = [
-            event.step_failure_data.error.message if event.step_failure_data.error else str(event)
-            for event in result.all_events
-            if event.is_step_failure
-        ]
-        sys.exit(f"{job_name} failed:\n" + "\n".join(failures))
+        sys.exit(f"{job_name} failed:\n" + "\n".join(failure_messages(result)))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,10 +8,18 @@ from fti_assets.dbt.project import dbt_executable, dbt_project
 from fti_assets.feature_pipeline.ingestion import raw_assets
 from fti_assets.jobs import feature_job
 from fti_assets.resources import ModelStoreResource, WarehouseResource
+from fti_assets.training_pipeline.assets import (
+    training_assets,
+    training_checks,
+    training_job,
+    training_schedule,
+)
 
 defs = dg.Definitions(
-    assets=[*raw_assets, dbt_models],
-    jobs=[feature_job],
+    assets=[*raw_assets, dbt_models, *training_assets],
+    asset_checks=training_checks,
+    jobs=[feature_job, training_job],
+    schedules=[training_schedule],
     resources={
         "warehouse": WarehouseResource(),
         "model_store": ModelStoreResource(),

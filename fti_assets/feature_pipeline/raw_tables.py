@@ -116,7 +116,8 @@ def rows_for_days(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataF
     days = pd.to_datetime(
         {"year": frame["year"], "month": frame["month"], "day": frame["day"]}, errors="coerce"
     ).dt.date
-    return frame.loc[(days >= start) & (days <= end)].assign(partition_date=days)
+    selected = (days >= start) & (days <= end)
+    return frame.loc[selected].assign(partition_date=days[selected])
 
 
 def ensure_raw_table(connection: duckdb.DuckDBPyConnection, table: RawTable) -> None:

@@ -1,0 +1,31 @@
+"""Run a job over a window of replay days in this process: the CLI's and the tests' way in."""
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+
+def run_window(
+    job_name: str,
+    start: str,
+    end: str,
+    instance: dg.DagsterInstance,
+    run_config: dict | None = None,
+) -> dg.ExecuteInProcessResult:
+    """One run over the local days start..end, as a single-run backfill of those partitions."""
+    from fti_assets.definitions import defs
+
+    return defs.get_job_def(job_name).execute_in_process(
+        instance=instance,
+        run_config=run_config,
+        tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
+        raise_on_error=False,
+    )
+
+
+def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The error of every failed step, as a user should read it."""
+    return [
+        event.step_failure_data.error.message
+        for event in result.all_events
+        if event.is_step_failure and event.step_failure_data.error
+    ]

@@ -1,0 +1,77 @@
+"""Content-addressed model artifacts: skops files named by their sha256.
+
+Loading checks the bytes against the hash the registry recorded, then refuses any type not
+in TRUSTED_TYPES, before anything is deserialised. The list is reviewed code, never read
+from the artifact, and `trusted=True` is never used (CVE-2024-37065).
+"""
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+
+# Every type a fitted training pipeline needs beyond skops' own defaults. A new estimator or
+# transformer must be added here, in review, before its models can be loaded.
+TRUSTED_TYPES: tuple[str, ...] = (
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.impute._base.MissingIndicator",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._encoders.OneHotEncoder",
+    "sklearn.preprocessing._data.StandardScaler",
+)
+
+
+class ArtifactRefused(RuntimeError):
+    """The artifact does not match its registry row, or needs types nobody reviewed."""
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def save(model: Any, store: Path) -> tuple[str, str]:
+    """Write the model as `<sha256>.skops` (temp file, fsync, atomic rename); returns the hash
+    and the file name relative to the store. Saving the same model twice writes one file."""
+    data = sio.dumps(model)
+    digest = sha256(data)
+    name = f"{digest}.skops"
+    store.mkdir(parents=True, exist_ok=True)
+    if not (store / name).exists():
+        with tempfile.NamedTemporaryFile(dir=store, prefix=".saving-", delete=False) as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, store / name)
+    return digest, name
+
+
+def load(store: Path, name: str, expected_sha256: str) -> Any:
+    """Load an artifact after checking its hash and its types; raises ArtifactRefused."""
+    path = store / name
+    if not path.exists():
+        raise ArtifactRefused(f"model artifact {path} is missing from the model store")
+    # One read: the bytes that were hashed are the bytes that get loaded.
+    data = path.read_bytes()
+    actual = sha256(data)
+    if actual != expected_sha256:
+        raise ArtifactRefused(
+            f"model artifact {path} has sha256 {actual}, the registry expects {expected_sha256}: refusing to load it"
+        )
+    untrusted = set(sio.get_untrusted_types(data=data))
+    unknown = untrusted - set(TRUSTED_TYPES)
+    if unknown:
+        raise ArtifactRefused(
+            f"model artifact {path} needs types outside TRUSTED_TYPES: {sorted(unknown)}; "
+            "review them and add them to fti_assets/stateful/model_store.py to load it"
+        )
+    return sio.loads(data, trusted=sorted(untrusted))

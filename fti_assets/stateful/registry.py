@@ -1,0 +1,148 @@
+"""The model registry: the `registry` schema (versions, alias history) plus the model store.
+
+Plain SQL tables, so lineage and alias history are queryable by anyone with the warehouse.
+An alias interval is [valid_from, valid_to); the open interval (valid_to null) is current.
+"""
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from fti_assets.stateful import model_store
+from fti_assets.stateful.warehouse import transaction
+
+SCHEMA = "registry"
+
+DDL = (
+    f"create schema if not exists {SCHEMA}",
+    f"""create table if not exists {SCHEMA}.model_versions (
+        version integer primary key,
+        created_at timestamp not null,
+        feature_view varchar not null,
+        feature_view_version integer not null,
+        fingerprint varchar not null,
+        snapshot_id varchar not null,
+        input_versions json,
+        hyperparameters json,
+        metrics json,
+        artifact_sha256 varchar not null,
+        artifact_path varchar not null
+    )""",
+    f"""create table if not exists {SCHEMA}.alias_history (
+        alias varchar not null,
+        version integer not null,
+        valid_from timestamp not null,
+        valid_to timestamp,
+        reason varchar not null
+    )""",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelVersion:
+    version: int
+    created_at: dt.datetime
+    feature_view: str
+    feature_view_version: int
+    fingerprint: str
+    snapshot_id: str
+    input_versions: dict
+    hyperparameters: dict
+    metrics: dict
+    artifact_sha256: str
+    artifact_path: str
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
+    for statement in DDL:
+        connection.sql(statement)
+
+
+def register_version(
+    connection: duckdb.DuckDBPyConnection,
+    *,
+    feature_view: str,
+    feature_view_version: int,
+    fingerprint: str,
+    snapshot_id: str,
+    input_versions: dict,
+    hyperparameters: dict,
+    metrics: dict,
+    artifact_sha256: str,
+    artifact_path: str,
+    now: dt.datetime | None = None,
+) -> int:
+    """Record a new model version (the next integer) and return it."""
+    ensure_schema(connection)
+    with transaction(connection):
+        version = connection.sql(f"select coalesce(max(version), 0) + 1 from {SCHEMA}.model_versions").fetchall()[0][0]
+        connection.execute(
+            f"insert into {SCHEMA}.model_versions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [version, now or _now(), feature_view, feature_view_version, fingerprint, snapshot_id,
+             json.dumps(input_versions, sort_keys=True, default=str),
+             json.dumps(hyperparameters, sort_keys=True, default=str),
+             json.dumps(metrics, sort_keys=True, default=str),
+             artifact_sha256, artifact_path],
+        ).fetchall()
+    return version
+
+
+def get_version(connection: duckdb.DuckDBPyConnection, version: int) -> ModelVersion:
+    ensure_schema(connection)
+    rows = connection.sql(f"select * from {SCHEMA}.model_versions where version = {int(version)}").fetchall()
+    if not rows:
+        raise LookupError(f"no model version {version} in {SCHEMA}.model_versions")
+    row = list(rows[0])
+    for i in (6, 7, 8):
+        row[i] = json.loads(row[i]) if row[i] is not None else {}
+    return ModelVersion(*row)
+
+
+def current_alias_version(connection: duckdb.DuckDBPyConnection, alias: str) -> int | None:
+    """The version the alias points to now, or None if it was never set."""
+    ensure_schema(connection)
+    rows = connection.execute(
+        f"select version from {SCHEMA}.alias_history where alias = ? and valid_to is null", [alias]
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def set_alias(
+    connection: duckdb.DuckDBPyConnection, alias: str, version: int, reason: str, now: dt.datetime | None = None
+) -> None:
+    """Point `alias` at `version`: close the open interval and open a new one, atomically."""
+    get_version(connection, version)
+    at = now or _now()
+    with transaction(connection):
+        connection.execute(
+            f"update {SCHEMA}.alias_history set valid_to = ? where alias = ? and valid_to is null", [at, alias]
+        ).fetchall()
+        connection.execute(
+            f"insert into {SCHEMA}.alias_history values (?, ?, ?, null, ?)", [alias, version, at, reason]
+        ).fetchall()
+
+
+def resolve(connection: duckdb.DuckDBPyConnection, version_or_alias: int | str) -> ModelVersion:
+    """A version number, or an alias such as 'champion', to its registry row."""
+    if isinstance(version_or_alias, int) or str(version_or_alias).isdigit():
+        return get_version(connection, int(version_or_alias))
+    version = current_alias_version(connection, str(version_or_alias))
+    if version is None:
+        raise LookupError(f"no {version_or_alias} in the registry: run the training_job first")
+    return get_version(connection, version)
+
+
+def load_model(
+    connection: duckdb.DuckDBPyConnection, store: Path, version_or_alias: int | str
+) -> tuple[Any, ModelVersion]:
+    """The fitted pipeline and its registry row; the artifact's hash and types are checked first."""
+    row = resolve(connection, version_or_alias)
+    return model_store.load(store, row.artifact_path, row.artifact_sha256), row

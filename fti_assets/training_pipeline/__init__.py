@@ -1,0 +1,1 @@
+"""Training pipeline: point-in-time snapshots, model fitting and evaluation, promotion."""

@@ -1,0 +1,249 @@
+"""Training pipeline assets: snapshot -> model version (challenger) -> gate -> champion.
+
+Thin wrappers: the work is in feature_view, snapshot, model, promotion and the registry.
+Training reads the feature tables only; it never calls the feature pipeline.
+"""
+
+import base64
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from fti_assets.resources import WAREHOUSE_POOL, ModelStoreResource, WarehouseResource
+from fti_assets.settings import DBT_PROJECT_DIR
+from fti_assets.training_pipeline.feature_views import FLIGHT_DISRUPTION_V1
+
+VIEW = FLIGHT_DISRUPTION_V1
+FEATURE_KEYS = [dg.AssetKey(["features", r]) for r in (VIEW.spine_relation, *(g.relation for g in VIEW.groups))]
+_HERE = Path(__file__).parent
+
+
+def _code_version(*files: str) -> str:
+    """Hash of the logic modules an asset runs: editing them marks the asset stale in the UI."""
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update((_HERE / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _manifest() -> dict:
+    return json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+
+
+def _latest_versions(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> dict[str, dict]:
+    """Dagster data and code versions of each input's latest materialization."""
+    versions = {}
+    for key in keys:
+        event = instance.get_latest_materialization_event(key)
+        tags = event.asset_materialization.tags if event and event.asset_materialization else {}
+        versions[key.to_user_string()] = {
+            "data_version": (tags or {}).get("dagster/data_version"),
+            "code_version": (tags or {}).get("dagster/code_version"),
+        }
+    return versions
+
+
+def _image(png: bytes, title: str) -> dg.MetadataValue:
+    return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{base64.b64encode(png).decode()})")
+
+
+class SnapshotConfig(dg.Config):
+    """`cutoff`: last local day (YYYY-MM-DD) of the snapshot; empty means the replay's latest day."""
+
+    cutoff: str = ""
+
+
+class ModelConfig(dg.Config):
+    """Hyperparameters and split lengths (see model.TrainingConfig for their meaning)."""
+
+    validation_days: int = 61
+    test_days: int = 61
+    learning_rate: float = 0.05
+    max_iter: int = 300
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 100
+    l2_regularization: float = 1.0
+    min_category_frequency: int = 50
+    random_state: int = 0
+
+
+@dg.asset(
+    deps=FEATURE_KEYS,
+    pool=WAREHOUSE_POOL,
+    group_name="training",
+    code_version=_code_version("feature_view.py", "feature_views.py", "snapshot.py"),
+)
+def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig, warehouse: WarehouseResource):
+    """One row per labelled flight up to the cutoff, features as of its prediction time (immutable, content-named)."""
+    from fti_assets.training_pipeline import snapshot
+    from fti_assets.training_pipeline.feature_view import fingerprint
+
+    with warehouse.connect() as connection:
+        cutoff = (
+            dt.date.fromisoformat(config.cutoff) if config.cutoff
+            else connection.sql(f"select max(scheduled_dep_date) from features.{VIEW.spine_relation}").fetchall()[0][0]
+        )
+        if cutoff is None:
+            raise dg.Failure(f"features.{VIEW.spine_relation} is empty: run the feature_job first")
+        built = snapshot.build_snapshot(connection, VIEW, fingerprint(VIEW, _manifest()), cutoff)
+        nulls = snapshot.null_rates(connection, built.table_name, VIEW.features)
+    return dg.Output(
+        dataclasses.asdict(built),
+        data_version=dg.DataVersion(built.snapshot_id),
+        metadata={
+            "table": built.table_name,
+            "cutoff": str(built.cutoff),
+            "dagster/row_count": built.rows,
+            "time_range": f"{built.first_date} .. {built.last_date}",
+            "label_rate": dg.MetadataValue.float(built.label_rate or 0.0),
+            "positives": built.positives,
+            "fingerprint": built.fingerprint,
+            "feature_null_rates": dg.MetadataValue.md(
+                "| feature | null rate |\n|---|---|\n" + "\n".join(f"| {c} | {r:.3f} |" for c, r in nulls.items())
+            ),
+        },
+    )
+
+
+@dg.asset(
+    pool=WAREHOUSE_POOL,
+    group_name="training",
+    code_version=_code_version("model.py", "feature_views.py"),
+)
+def flight_disruption_model(
+    context: dg.AssetExecutionContext,
+    config: ModelConfig,
+    training_snapshot: dict,
+    warehouse: WarehouseResource,
+    model_store: ModelStoreResource,
+) -> dg.Output[int]:
+    """A registered model version (alias `challenger`) fitted on the snapshot's train period, evaluated on its test period."""
+    from fti_assets.stateful import model_store as store
+    from fti_assets.stateful import registry
+    from fti_assets.training_pipeline import model, snapshot
+
+    training = model.TrainingConfig(**config.model_dump())
+    with warehouse.connect() as connection:
+        frame = snapshot.read_snapshot(connection, training_snapshot["table_name"], VIEW)
+        split = model.time_split(frame, training)
+        started = dt.datetime.now()
+        pipeline = model.fit_pipeline(split.train, VIEW, training)
+        fit_seconds = (dt.datetime.now() - started).total_seconds()
+        evaluation = model.evaluate(pipeline, split, VIEW)
+        evaluation["champion"] = _champion_on(connection, model_store.resolved_path, split, training_snapshot)
+        sha, name = store.save(pipeline, model_store.resolved_path)
+        inputs = _latest_versions(context.instance, [context.asset_key_for_input("training_snapshot"), *FEATURE_KEYS])
+        inputs["code_version"] = context.assets_def.code_versions_by_key[context.asset_key]
+        version = registry.register_version(
+            connection,
+            feature_view=VIEW.name,
+            feature_view_version=VIEW.version,
+            fingerprint=training_snapshot["fingerprint"],
+            snapshot_id=training_snapshot["snapshot_id"],
+            input_versions=inputs,
+            hyperparameters=config.model_dump(),
+            metrics={**evaluation, "fit_seconds": fit_seconds},
+            artifact_sha256=sha,
+            artifact_path=name,
+        )
+        registry.set_alias(connection, "challenger", version, f"trained on snapshot {training_snapshot['snapshot_id']}")
+    y, test = model.labels(split.test, VIEW), split.test
+    pngs = model.plots(y, model.predict_proba(pipeline, test, VIEW), model.baseline_scores(test, evaluation["train_prevalence"]))
+    test_metrics = evaluation["test"]["model"]
+    return dg.Output(
+        version,
+        metadata={
+            "version": version,
+            "snapshot_id": training_snapshot["snapshot_id"],
+            "artifact_sha256": sha,
+            "periods": dg.MetadataValue.json(evaluation["periods"]),
+            "test_roc_auc": dg.MetadataValue.float(test_metrics["roc_auc"]),
+            "baseline_test_roc_auc": dg.MetadataValue.float(evaluation["test"]["baseline"]["roc_auc"]),
+            "fit_seconds": dg.MetadataValue.float(fit_seconds),
+            "metrics": dg.MetadataValue.md(model.metrics_markdown(evaluation)),
+            "calibration": _image(pngs["calibration"], "calibration"),
+            "roc": _image(pngs["roc"], "ROC"),
+        },
+    )
+
+
+def _champion_on(connection, store: Path, split, training_snapshot: dict) -> dict | None:
+    """The current champion's test ROC AUC on this challenger's test period when it reads the
+    same features (a fair comparison); else the figure recorded at its own training."""
+    from fti_assets.stateful import registry
+    from fti_assets.training_pipeline import model
+
+    version = registry.current_alias_version(connection, "champion")
+    if version is None:
+        return None
+    row = registry.get_version(connection, version)
+    if row.fingerprint != training_snapshot["fingerprint"]:
+        return {"version": version, "roc_auc": row.metrics["test"]["model"]["roc_auc"], "basis": "its own test period"}
+    champion, _ = registry.load_model(connection, store, version)
+    scores = model.predict_proba(champion, split.test, VIEW)
+    return {
+        "version": version,
+        "roc_auc": model.metrics(model.labels(split.test, VIEW), scores)["roc_auc"],
+        "basis": "the challenger's test period",
+    }
+
+
+def _decision(warehouse: WarehouseResource, version: int):
+    from fti_assets.stateful import registry
+    from fti_assets.training_pipeline.promotion import promotion_decision
+
+    with warehouse.connect(read_only=True) as connection:
+        metrics = registry.get_version(connection, version).metrics
+    champion = metrics.get("champion")
+    return promotion_decision(metrics, champion["roc_auc"] if champion else None)
+
+
+@dg.asset_check(asset=flight_disruption_model, blocking=True)
+def check_challenger_passes_promotion_gate(flight_disruption_model: int, warehouse: WarehouseResource):
+    """Blocks promotion unless the challenger beats the champion and serves every carrier and origin within the margin."""
+    decision = _decision(warehouse, flight_disruption_model)
+    return dg.AssetCheckResult(
+        passed=decision.promote,
+        description=decision.message,
+        metadata={"version": flight_disruption_model, "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons))},
+    )
+
+
+@dg.asset(pool=WAREHOUSE_POOL, group_name="training")
+def champion_promotion(flight_disruption_model: int, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The `champion` alias, moved to the challenger that passed the promotion gate (history in registry.alias_history)."""
+    from fti_assets.stateful import registry
+
+    decision = _decision(warehouse, flight_disruption_model)
+    if not decision.promote:
+        raise dg.Failure(f"model version {flight_disruption_model} not promoted: {decision.message}")
+    with warehouse.connect() as connection:
+        previous = registry.current_alias_version(connection, "champion")
+        registry.set_alias(connection, "champion", flight_disruption_model, decision.message)
+    return dg.MaterializeResult(metadata={"champion": flight_disruption_model, "previous": previous or 0, "reason": decision.message})
+
+
+training_assets = [training_snapshot, flight_disruption_model, champion_promotion]
+training_checks = [check_challenger_passes_promotion_gate]
+
+training_job = dg.define_asset_job(
+    "training_job",
+    selection=dg.AssetSelection.assets(*training_assets),
+    description="Snapshot the labelled features, train and register a challenger, promote it if it passes the gate.",
+    executor_def=dg.in_process_executor,
+)
+
+# The replay has no calendar of its own: each weekly tick trains on everything the replay has
+# delivered so far (an empty cutoff resolves to the latest day in the spine). A tick with no
+# new replay days reuses the same snapshot (same content hash) and refits the same model.
+training_schedule = dg.ScheduleDefinition(
+    name="weekly_training",
+    job=training_job,
+    cron_schedule="0 6 * * 1",
+    execution_timezone="America/New_York",
+    run_config=dg.RunConfig(ops={"training_snapshot": SnapshotConfig(cutoff="")}),
+)

@@ -1,0 +1,154 @@
+"""Feature views: which feature group versions and columns a model reads, and the
+point-in-time join that builds its rows. Training and inference call the same
+`point_in_time_sql`, so a model never sees features built another way.
+"""
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from fti_assets.dbt.code_versions import macro_closure
+
+FEATURE_SCHEMA = "features"
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureGroupRef:
+    """One exact version of a feature group, the columns read from it and their time-to-live."""
+
+    name: str
+    version: int
+    join_keys: tuple[tuple[str, str], ...]  # (spine column, group column)
+    columns: tuple[str, ...]
+    ttl: dt.timedelta
+    event_time: str = "event_at"
+
+    @property
+    def relation(self) -> str:
+        return f"{self.name}_v{self.version}"
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureView:
+    """A spine (entity keys, prediction time, schedule features, label) plus feature groups."""
+
+    name: str
+    version: int
+    spine_relation: str
+    keys: tuple[str, ...]
+    spine_features: tuple[str, ...]
+    categorical_features: tuple[str, ...]
+    label: str
+    groups: tuple[FeatureGroupRef, ...]
+    prediction_time: str = "prediction_at"
+
+    def __post_init__(self) -> None:
+        unknown = set(self.categorical_features) - set(self.spine_features)
+        if unknown:
+            raise ValueError(f"feature view {self.name}: categorical features {sorted(unknown)} are not spine features")
+        names = [*self.spine_features, *(c for g in self.groups for c in g.columns)]
+        duplicated = {c for c in names if names.count(c) > 1}
+        if duplicated:
+            raise ValueError(f"feature view {self.name}: columns {sorted(duplicated)} are declared twice")
+
+    @property
+    def group_features(self) -> tuple[str, ...]:
+        return tuple(c for g in self.groups for c in g.columns)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return (*self.spine_features, *self.group_features)
+
+    @property
+    def numeric_features(self) -> tuple[str, ...]:
+        return tuple(c for c in self.features if c not in self.categorical_features)
+
+
+def _interval(ttl: dt.timedelta) -> str:
+    return f"interval '{int(ttl / dt.timedelta(microseconds=1))} microseconds'"
+
+
+def _unique(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+def point_in_time_sql(view: FeatureView, spine_sql: str) -> str:
+    """SELECT of one row per spine row: keys, prediction time, spine features, the label when
+    the spine has it, and every group column as known at the prediction time.
+
+    Per group, `ASOF LEFT JOIN` takes the latest row with event time <= prediction time (an
+    event at exactly the prediction time is known); a row older than the TTL is nulled out,
+    and a spine row without a match keeps NULLs: no spine row is ever dropped.
+    """
+    join_keys = [s for g in view.groups for s, _ in g.join_keys]
+    spine_columns = _unique([*view.keys, *view.spine_features])
+    # COLUMNS(...) passes the label through only when the spine has it (inference spines do
+    # not); the prediction time is always there, so the selection is never empty.
+    passthrough = f"columns(lambda c: c in ('{view.prediction_time}', '{view.label}'))"
+    group_columns, joins, fresh_columns = [], [], []
+    for i, group in enumerate(view.groups):
+        g = f"g{i}"
+        group_columns.append(f"{g}.{group.event_time} as __{g}_event_at")
+        group_columns.extend(f"{g}.{c} as __{g}_{c}" for c in group.columns)
+        on = " and ".join(f"spine.{s} = {g}.{k}" for s, k in group.join_keys)
+        joins.append(
+            f"    asof left join {FEATURE_SCHEMA}.{group.relation} as {g}\n"
+            f"        on {on} and spine.{view.prediction_time} >= {g}.{group.event_time}"
+        )
+        fresh = f"__{g}_event_at > {view.prediction_time} - {_interval(group.ttl)}"
+        fresh_columns.extend(f"case when {fresh} then __{g}_{c} end as {c}" for c in group.columns)
+    indent = ",\n        "
+    return "\n".join([
+        "with spine as (",
+        f"    select {', '.join(_unique([*spine_columns, *join_keys]))}, {passthrough}",
+        f"    from ({spine_sql}) as spine_input",
+        "),",
+        "",
+        "joined as (",
+        f"    select spine.*, {', '.join(group_columns)}",
+        "    from spine",
+        *joins,
+        ")",
+        "",
+        "select",
+        "        " + indent.join([*spine_columns, passthrough, *fresh_columns]),
+        "from joined",
+    ])
+
+
+def _declaration(view: FeatureView) -> dict[str, Any]:
+    declared = dataclasses.asdict(view)
+    for group in declared["groups"]:
+        group["ttl"] = group["ttl"].total_seconds()
+    return declared
+
+
+def _dbt_node(manifest: Mapping[str, Any], relation: str) -> Mapping[str, Any]:
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node.get("alias") == relation:
+            return node
+    raise KeyError(f"no dbt model with relation name {relation!r} in the manifest: is its version still built?")
+
+
+def _node_contract(manifest: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, Any]:
+    macros = macro_closure(manifest, list(node.get("depends_on", {}).get("macros", [])))
+    return {
+        "columns": {name: col.get("data_type") for name, col in node.get("columns", {}).items()},
+        "sql": node.get("raw_code", ""),
+        "macros": {m: manifest["macros"][m].get("macro_sql", "") for m in macros},
+    }
+
+
+def fingerprint(view: FeatureView, manifest: Mapping[str, Any]) -> str:
+    """sha256 of the view's declaration and of what it reads (the spine and each group's dbt
+    contract, SQL and macros): inference compares it to the model's to refuse mismatched features.
+    """
+    relations = [view.spine_relation, *(g.relation for g in view.groups)]
+    payload = {
+        "view": _declaration(view),
+        "models": {r: _node_contract(manifest, _dbt_node(manifest, r)) for r in relations},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,0 +1,75 @@
+"""The declared feature views: one place that says what each model reads.
+
+TTLs follow how often each group is refreshed, so a NULL means "no fresh value", not "slow feed":
+- route and carrier-origin history: one row per entity per day, stamped at the next local
+  midnight; 2 days tolerates one missed day of the replay, older windows describe another week.
+- origin weather: hourly observations; 3 hours tolerates two missing readings, older weather
+  says little about the conditions at the prediction time.
+- aircraft: one row per known outcome of the plane, with 7-day windows; after 7 days without
+  an outcome the plane's week is empty, and its windows are meaningless.
+"""
+
+import datetime as dt
+
+from fti_assets.training_pipeline.feature_view import FeatureGroupRef, FeatureView
+
+ROUTE_HISTORY_V1 = FeatureGroupRef(
+    name="fg_route_history",
+    version=1,
+    join_keys=(("origin", "origin"), ("dest", "dest")),
+    columns=tuple(
+        f"route_{m}_{w}"
+        for w in ("7d", "28d")
+        for m in ("flights", "disruption_rate", "mean_arr_delay_minutes", "mean_dep_delay_minutes")
+    ),
+    ttl=dt.timedelta(days=2),
+)
+
+CARRIER_ORIGIN_HISTORY_V1 = FeatureGroupRef(
+    name="fg_carrier_origin_history",
+    version=1,
+    join_keys=(("carrier", "carrier"), ("origin", "origin")),
+    columns=tuple(
+        f"carrier_origin_{m}_{w}"
+        for w in ("7d", "28d")
+        for m in ("flights", "disruption_rate", "mean_arr_delay_minutes", "mean_dep_delay_minutes")
+    ),
+    ttl=dt.timedelta(days=2),
+)
+
+ORIGIN_WEATHER_V1 = FeatureGroupRef(
+    name="fg_origin_weather",
+    version=1,
+    join_keys=(("origin", "origin"),),
+    columns=(
+        "temp_f", "dewpoint_f", "humidity_pct", "wind_speed_mph", "wind_gust_mph", "precip_inches",
+        "pressure_mb", "visibility_miles", "precip_3h_inches", "max_wind_speed_3h_mph",
+        "min_visibility_3h_miles", "pressure_change_3h_mb", "precip_6h_inches",
+    ),
+    ttl=dt.timedelta(hours=3),
+)
+
+AIRCRAFT_V1 = FeatureGroupRef(
+    name="fg_aircraft",
+    version=1,
+    join_keys=(("tailnum", "tailnum"),),
+    columns=(
+        "plane_age_years", "plane_seats", "plane_engines", "plane_last_arr_delay_minutes",
+        "plane_flights_7d", "plane_disrupted_flights_7d",
+    ),
+    ttl=dt.timedelta(days=7),
+)
+
+FLIGHT_DISRUPTION_V1 = FeatureView(
+    name="flight_disruption",
+    version=1,
+    spine_relation="flight_spine_v1",
+    keys=("flight_id", "scheduled_dep_date"),
+    spine_features=(
+        "carrier", "origin", "dest", "scheduled_dep_hour_local", "day_of_week", "month_of_year",
+        "distance_miles",
+    ),
+    categorical_features=("carrier", "origin", "dest"),
+    label="is_disrupted",
+    groups=(ROUTE_HISTORY_V1, CARRIER_ORIGIN_HISTORY_V1, ORIGIN_WEATHER_V1, AIRCRAFT_V1),
+)

@@ -1,0 +1,140 @@
+"""Immutable point-in-time training snapshots in the `training` schema, named by content.
+
+A snapshot holds the spine rows scheduled up to a cutoff day whose labels were known by the
+end of that day (local time), joined to their features as of each row's prediction time.
+Its id hashes the view fingerprint, the cutoff and the rows themselves, so the same inputs
+always name the same table, and an existing table is reused rather than rebuilt.
+"""
+
+import dataclasses
+import datetime as dt
+import hashlib
+import uuid
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from fti_assets.stateful.warehouse import transaction
+from fti_assets.training_pipeline.feature_view import FEATURE_SCHEMA, FeatureView, point_in_time_sql
+
+SCHEMA = "training"
+# The replay's local time zone, as the dbt var `local_timezone`: days are New York days.
+LOCAL_TIMEZONE = ZoneInfo("America/New_York")
+
+INDEX_DDL = f"""
+create table if not exists {SCHEMA}.snapshots (
+    snapshot_id varchar primary key,
+    table_name varchar not null,
+    feature_view varchar not null,
+    feature_view_version integer not null,
+    fingerprint varchar not null,
+    cutoff date not null,
+    rows bigint not null,
+    first_date date,
+    last_date date,
+    positives bigint not null,
+    label_rate double,
+    created_at timestamp not null
+)
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    snapshot_id: str
+    table_name: str
+    feature_view: str
+    feature_view_version: int
+    fingerprint: str
+    cutoff: dt.date
+    rows: int
+    first_date: dt.date | None
+    last_date: dt.date | None
+    positives: int
+    label_rate: float | None
+    created_at: dt.datetime
+
+
+def end_of_local_day_utc(day: dt.date) -> dt.datetime:
+    """The next local midnight after `day`, as naive UTC (how every timestamp is stored)."""
+    midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), LOCAL_TIMEZONE)
+    return midnight.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def label_spine_sql(view: FeatureView, cutoff: dt.date) -> str:
+    """Spine rows scheduled by the cutoff day whose label was known by the end of that day."""
+    return (
+        f"select * from {FEATURE_SCHEMA}.{view.spine_relation} "
+        f"where scheduled_dep_date <= date '{cutoff.isoformat()}' "
+        f"and label_known_at <= timestamp '{end_of_local_day_utc(cutoff).isoformat(sep=' ')}'"
+    )
+
+
+def training_rows_sql(view: FeatureView, cutoff: dt.date) -> str:
+    """The snapshot's rows in a stable order, so that reading them back is deterministic."""
+    keys = ", ".join(view.keys)
+    return f"select * from ({point_in_time_sql(view, label_spine_sql(view, cutoff))}) order by {keys}"
+
+
+def _content_hash(connection: duckdb.DuckDBPyConnection, table: str, fingerprint: str, cutoff: dt.date) -> str:
+    # Row hashes summed: order-independent, and rows are unique by the view's keys.
+    rows, rows_hash = connection.sql(f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {table} as t").fetchall()[0]
+    return hashlib.sha256(f"{fingerprint}|{cutoff.isoformat()}|{rows}|{rows_hash}".encode()).hexdigest()
+
+
+def _read(connection: duckdb.DuckDBPyConnection, snapshot_id: str) -> Snapshot:
+    rows = connection.sql(
+        f"select * from {SCHEMA}.snapshots where snapshot_id = '{snapshot_id}'"
+    ).fetchall()
+    if not rows:
+        raise LookupError(f"no training snapshot {snapshot_id} in {SCHEMA}.snapshots")
+    return Snapshot(*rows[0])
+
+
+def build_snapshot(
+    connection: duckdb.DuckDBPyConnection,
+    view: FeatureView,
+    fingerprint: str,
+    cutoff: dt.date,
+    now: dt.datetime | None = None,
+) -> Snapshot:
+    """Create (or reuse) the snapshot for `view` at `cutoff`; one transaction, so a crash
+    leaves either the finished table with its index row, or nothing."""
+    connection.sql(f"create schema if not exists {SCHEMA}")
+    connection.sql(INDEX_DDL)
+    staging = f"{SCHEMA}.building_{uuid.uuid4().hex[:12]}"
+    with transaction(connection):
+        connection.sql(f"create table {staging} as {training_rows_sql(view, cutoff)}")
+        content = _content_hash(connection, staging, fingerprint, cutoff)
+        snapshot_id = content[:12]
+        name = f"snapshot_{snapshot_id}"
+        exists = connection.sql(
+            f"select count(*) from {SCHEMA}.snapshots where snapshot_id = '{snapshot_id}'"
+        ).fetchall()[0][0]
+        if exists:
+            connection.sql(f"drop table {staging}")
+        else:
+            connection.sql(f"alter table {staging} rename to {name}")
+            connection.execute(
+                f"""
+                insert into {SCHEMA}.snapshots
+                select ?, ?, ?, ?, ?, ?, count(*), min(scheduled_dep_date), max(scheduled_dep_date),
+                    count(*) filter (where {view.label}), avg({view.label}::int), ?
+                from {SCHEMA}.{name}
+                """,
+                [snapshot_id, f"{SCHEMA}.{name}", view.name, view.version, fingerprint, cutoff,
+                 now or dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+            ).fetchall()
+    return _read(connection, snapshot_id)
+
+
+def null_rates(connection: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]) -> dict[str, float]:
+    """Share of NULLs per feature column: a jump means a feature group stopped arriving."""
+    selects = ", ".join(f"avg(({c} is null)::double) as {c}" for c in columns)
+    values = connection.sql(f"select {selects} from {table}").fetchall()[0]
+    return {c: (v or 0.0) for c, v in zip(columns, values)}
+
+
+def read_snapshot(connection: duckdb.DuckDBPyConnection, table_name: str, view: FeatureView):
+    """The snapshot rows as a DataFrame, ordered by the view's keys (training is order-sensitive)."""
+    return connection.sql(f"select * from {table_name} order by {', '.join(view.keys)}").df()
