@@ -4,11 +4,16 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 
 from fti_assets import settings
 from fti_assets.feature_pipeline.source_files import FILE_NAMES, read_source
+from fti_assets.runner import failure_messages, run_window
+
+# The replay days that the shared warehouse holds: a few days run end to end.
+FIRST, LAST = dt.date(2013, 1, 1), dt.date(2013, 1, 5)
 
 
 def write_source_subset(folder: Path, first: dt.date, last: dt.date) -> Path:
@@ -33,3 +38,20 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("FTI_MODEL_STORE", str(tmp_path / "model_store"))
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """Days 1-4 in one run, then day 5 alone (an incremental replay step)."""
+    root = tmp_path_factory.mktemp("built")
+    source = write_source_subset(root / "source", FIRST, LAST)
+    env = {"FTI_WAREHOUSE": str(root / "warehouse.duckdb"), "FTI_SOURCE_DIR": str(source)}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        instance = dg.DagsterInstance.ephemeral()
+        first = run_window("feature_job", "2013-01-01", "2013-01-04", instance)
+        second = run_window("feature_job", "2013-01-05", "2013-01-05", instance)
+    assert first.success, failure_messages(first)
+    assert second.success, failure_messages(second)
+    return root, env

@@ -13,21 +13,12 @@ from typing import Any
 
 import skops.io as sio
 
-# Every type a fitted training pipeline needs beyond skops' own defaults. A new estimator or
-# transformer must be added here, in review, before its models can be loaded.
+# Types a fitted training pipeline needs beyond those skops trusts by default (scikit-learn's
+# own estimators and transformers). Anything new must be reviewed and added here before
+# models that need it can be loaded.
 TRUSTED_TYPES: tuple[str, ...] = (
-    "sklearn._loss.link.Interval",
-    "sklearn._loss.link.LogitLink",
-    "sklearn._loss.loss.HalfBinomialLoss",
-    "sklearn.compose._column_transformer.ColumnTransformer",
-    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.impute._base.MissingIndicator",
-    "sklearn.impute._base.SimpleImputer",
-    "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._encoders.OneHotEncoder",
-    "sklearn.preprocessing._data.StandardScaler",
 )
 
 

@@ -66,6 +66,13 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
         connection.sql(statement)
 
 
+def _exists(connection: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the registry was created; reads never create it (they may be read-only)."""
+    return bool(connection.sql(
+        f"select 1 from information_schema.tables where table_schema = '{SCHEMA}' and table_name = 'alias_history'"
+    ).fetchall())
+
+
 def register_version(
     connection: duckdb.DuckDBPyConnection,
     *,
@@ -96,8 +103,9 @@ def register_version(
 
 
 def get_version(connection: duckdb.DuckDBPyConnection, version: int) -> ModelVersion:
-    ensure_schema(connection)
-    rows = connection.sql(f"select * from {SCHEMA}.model_versions where version = {int(version)}").fetchall()
+    rows = _exists(connection) and connection.sql(
+        f"select * from {SCHEMA}.model_versions where version = {int(version)}"
+    ).fetchall()
     if not rows:
         raise LookupError(f"no model version {version} in {SCHEMA}.model_versions")
     row = list(rows[0])
@@ -108,8 +116,7 @@ def get_version(connection: duckdb.DuckDBPyConnection, version: int) -> ModelVer
 
 def current_alias_version(connection: duckdb.DuckDBPyConnection, alias: str) -> int | None:
     """The version the alias points to now, or None if it was never set."""
-    ensure_schema(connection)
-    rows = connection.execute(
+    rows = _exists(connection) and connection.execute(
         f"select version from {SCHEMA}.alias_history where alias = ? and valid_to is null", [alias]
     ).fetchall()
     return rows[0][0] if rows else None

@@ -1,6 +1,5 @@
 """The feature job end to end on a few replay days, in a private warehouse."""
 
-import datetime as dt
 import os
 import shutil
 import subprocess
@@ -12,9 +11,8 @@ import pytest
 from fti_assets import settings
 from fti_assets.dbt.project import dbt_executable
 from fti_assets.runner import failure_messages, run_window
-from tests.conftest import write_source_subset
+from tests.conftest import FIRST, LAST
 
-FIRST, LAST = dt.date(2013, 1, 1), dt.date(2013, 1, 5)
 FEATURE_TABLES = {
     "fg_route_history_v1": ["origin", "dest", "as_of_date"],
     "fg_carrier_origin_history_v1": ["carrier", "origin", "as_of_date"],
@@ -31,23 +29,6 @@ def rows(path, sql: str):
 
 def feature_rows(path) -> dict[str, list]:
     return {t: rows(path, f"select * from features.{t} order by all") for t in FEATURE_TABLES}
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """Days 1-4 in one run, then day 5 alone (an incremental replay step)."""
-    root = tmp_path_factory.mktemp("feature_job")
-    source = write_source_subset(root / "source", FIRST, LAST)
-    env = {"FTI_WAREHOUSE": str(root / "warehouse.duckdb"), "FTI_SOURCE_DIR": str(source)}
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            patch.setenv(key, value)
-        instance = dg.DagsterInstance.ephemeral()
-        first = run_window("feature_job", "2013-01-01", "2013-01-04", instance)
-        second = run_window("feature_job", "2013-01-05", "2013-01-05", instance)
-    assert first.success, failure_messages(first)
-    assert second.success, failure_messages(second)
-    return root, env
 
 
 def test_every_scheduled_flight_is_on_the_spine_once(built):

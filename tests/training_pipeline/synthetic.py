@@ -54,7 +54,7 @@ def group_frame(rng: np.random.Generator, keys: list[dict], columns: tuple[str, 
     for key in keys:
         for at in events:
             if rng.random() < 0.6:
-                rows.append({**key, "event_at": at, "as_of_date": at.date(), **{c: float(rng.normal()) for c in columns}})
+                rows.append({**key, "event_at": at, "as_of_date": at.date(), **{c: float(rng.random() if "rate" in c else rng.normal()) for c in columns}})
     return pd.DataFrame(rows)
 
 

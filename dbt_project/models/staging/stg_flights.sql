@@ -1,3 +1,8 @@
+-- Built after the reference tables, so that the relationship tests on carrier, origin and dest
+-- run before anything downstream of this model (dbt build skips children of a failed test).
+-- depends_on: {{ ref('stg_airlines') }}
+-- depends_on: {{ ref('stg_airports') }}
+
 with source as (
     select * from {{ source('raw', 'flights') }}
 ),

@@ -1,3 +1,6 @@
+-- Built after the airports, so that the relationship test on origin gates what is downstream.
+-- depends_on: {{ ref('stg_airports') }}
+
 with source as (
     select * from {{ source('raw', 'weather') }}
 ),
