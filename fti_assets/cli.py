@@ -3,11 +3,13 @@
 import argparse
 import os
 import sys
+import time
 import warnings
 
 from fti_assets import settings
 
 REPLAY_START, REPLAY_END = "2013-01-01", "2013-12-31"
+TRAINING_CUTOFF, SCORING_START = "2013-11-30", "2013-12-01"
 
 
 def _instance():
@@ -17,28 +19,51 @@ def _instance():
     return dg.DagsterInstance.get()
 
 
-def run_job(job_name: str, start: str, end: str) -> None:
-    from fti_assets.runner import failure_messages, run_window
+def _require(result, what: str) -> None:
+    from fti_assets.runner import failure_messages
 
-    result = run_window(job_name, start, end, _instance())
     if not result.success:
-        sys.exit(f"{job_name} failed:\n" + "\n".join(failure_messages(result)))
+        sys.exit(f"{what} failed:\n" + "\n".join(failure_messages(result)))
+
+
+def run_main(start: str, end: str, cutoff: str, scoring_start: str) -> None:
+    """Features for the whole replay, a model trained up to the cutoff, the rest scored day by day."""
+    from fti_assets.runner import run_once, run_window
+
+    instance = _instance()
+    steps = [
+        (f"feature_job {start}..{end}", lambda: run_window("feature_job", start, end, instance)),
+        (f"training_job (cutoff {cutoff})", lambda: run_once(
+            "training_job", instance, {"ops": {"training_snapshot": {"config": {"cutoff": cutoff}}}}
+        )),
+        (f"inference_job {scoring_start}..{end}", lambda: run_window("inference_job", scoring_start, end, instance)),
+    ]
+    for name, step in steps:
+        started = time.perf_counter()
+        _require(step(), name)
+        print(f"{name}: done in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="fti", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    main_parser = commands.add_parser("main", help="Run the whole system over the 2013 replay.")
+    main_parser = commands.add_parser(
+        "main", help="Replay 2013: build features, train up to the cutoff, score the days after it."
+    )
     main_parser.add_argument("--start", default=REPLAY_START)
     main_parser.add_argument("--end", default=REPLAY_END)
+    main_parser.add_argument("--cutoff", default=TRAINING_CUTOFF, help="last day of training data")
+    main_parser.add_argument("--scoring-start", default=SCORING_START, help="first day to score")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=Warning, module="dagster")
 
     if args.command == "main":
         from fti_assets.summary import render
 
-        run_job("feature_job", args.start, args.end)
+        started = time.perf_counter()
+        run_main(args.start, args.end, args.cutoff, args.scoring_start)
         print(render())
+        print(f"\nmain job: {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

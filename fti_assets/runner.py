@@ -22,6 +22,13 @@ def run_window(
     )
 
 
+def run_once(job_name: str, instance: dg.DagsterInstance, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
+    """One run of an unpartitioned job (training)."""
+    from fti_assets.definitions import defs
+
+    return defs.get_job_def(job_name).execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+
+
 def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
     """The error of every failed step, as a user should read it."""
     return [

@@ -1,34 +1,54 @@
-"""What `fti main` prints: rows per table of each layer, and the SQL to look at them."""
+"""What `fti main` prints: rows per table, the champion's metrics, and SQL to query the results."""
 
-from fti_assets.stateful.warehouse import connect
 from fti_assets import settings
+from fti_assets.stateful.warehouse import connect
 
-SCHEMAS = ("raw", "features")
+SCHEMAS = ("raw", "features", "training", "registry", "inference", "monitoring")
+
+QUERIES = {
+    "Tomorrow's riskiest flights (the last scored day)": """
+select flight_id, scheduled_dep_at, carrier, origin, dest, round(probability, 3) as probability
+from inference.predictions
+where scheduled_dep_date = (select max(scheduled_dep_date) from inference.predictions)
+order by probability desc
+limit 10""",
+    "Yesterday's accuracy by carrier": """
+select segment as carrier, labelled_flights, round(roc_auc, 3) as roc_auc, round(brier_score, 3) as brier
+from monitoring.mon_daily_performance_by_segment
+where segment_type = 'carrier'
+  and scheduled_dep_date = (select max(scheduled_dep_date) from monitoring.mon_daily_performance)
+order by roc_auc""",
+}
 
 
-def table_counts(schemas: tuple[str, ...] = SCHEMAS) -> list[tuple[str, str, int]]:
-    with connect(settings.warehouse_path(), read_only=True) as connection:
-        tables = connection.sql(
-            "select table_schema, table_name from information_schema.tables "
-            f"where table_schema in {tuple(schemas) if len(schemas) > 1 else f'({schemas[0]!r})'} "
-            "and table_type = 'BASE TABLE' order by 1, 2"
-        ).fetchall()
-        return [
-            (schema, table, connection.sql(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0])
-            for schema, table in tables
-        ]
+def table_counts(connection) -> list[tuple[str, str, int]]:
+    tables = connection.sql(
+        "select table_schema, table_name from information_schema.tables "
+        f"where table_schema in {SCHEMAS} and table_type = 'BASE TABLE' order by 1, 2"
+    ).fetchall()
+    return [
+        (schema, table, connection.sql(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0])
+        for schema, table in tables
+    ]
 
 
 def render() -> str:
-    lines = [f"Warehouse: {settings.warehouse_path()}", ""]
-    lines += [f"  {schema}.{table:<40} {rows:>10,} rows" for schema, table, rows in table_counts()]
+    path = settings.warehouse_path()
+    with connect(path, read_only=True) as connection:
+        lines = [f"Warehouse: {path}", ""]
+        lines += [f"  {schema}.{table:<44} {rows:>10,} rows" for schema, table, rows in table_counts(connection)]
+        champion = connection.sql(
+            """select v.version, v.metrics->>'$.test.model.roc_auc', v.metrics->>'$.test.baseline.roc_auc'
+            from registry.model_versions v join registry.alias_history a
+                on a.version = v.version and a.alias = 'champion' and a.valid_to is null"""
+        ).fetchall()
+        if champion:
+            version, auc, baseline = champion[0]
+            lines += ["", f"Champion: model version {version}, test ROC AUC {float(auc):.3f} (route baseline {float(baseline):.3f})"]
+        for title, sql in QUERIES.items():
+            lines += ["", f"{title}:", sql.strip(), "", str(connection.sql(sql))]
     lines += [
-        "",
-        "Look at the features with plain SQL (dbt's own profile, from dbt_project/):",
-        "  cd dbt_project && dbt show --inline \"select * from features.fg_route_history_v1 "
-        "where origin = 'JFK' and dest = 'LAX' order by as_of_date desc\"",
-        "or with DuckDB from Python (read-only, so it never blocks a writer that is not running):",
-        f"  python -c \"import duckdb; print(duckdb.connect('{settings.warehouse_path()}', "
-        "read_only=True).sql('select * from features.flight_spine_v1 limit 5'))\"",
+        "Run your own SQL through dbt's profile:  cd dbt_project && ../.venv/bin/dbt show --inline \"select ...\"",
+        f"or read-only from Python:  duckdb.connect('{path}', read_only=True)",
     ]
     return "\n".join(lines)

@@ -20,7 +20,8 @@ class FtiTranslator(DagsterDbtTranslator):
     """Asset keys are [schema, relation] (`features/fg_route_history_v1`), as in SQL."""
 
     def __init__(self, manifest: Mapping[str, Any]):
-        super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=True))
+        # Three inference tables are one Dagster asset (inference/batch_predictions).
+        super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_duplicate_source_asset_keys=True))
         self._manifest = manifest
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:

@@ -42,6 +42,7 @@ def save(model: Any, store: Path) -> tuple[str, str]:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600: readable like any artifact
         os.replace(handle.name, store / name)
     return digest, name
 

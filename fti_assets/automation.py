@@ -1,0 +1,90 @@
+"""Schedules and sensors that move the 2013 replay forward and react to what monitoring sees.
+
+The replay has no wall-clock calendar of its own: each tick asks what the replay has done so
+far, so a scheduled run always does real work, whenever it fires.
+"""
+
+import dataclasses
+import os
+
+import dagster as dg
+import duckdb
+
+from fti_assets import settings
+from fti_assets.jobs import daily_replay_job
+from fti_assets.partitions import replay_days
+
+RAW_FLIGHTS = dg.AssetKey(["raw", "flights"])
+PREDICTIONS = dg.AssetKey(["inference", "batch_predictions"])
+
+
+def next_replay_day(instance: dg.DagsterInstance) -> str | None:
+    """The first replay day whose predictions have not been made yet."""
+    done = instance.get_materialized_partitions(PREDICTIONS)
+    return next((day for day in replay_days.get_partition_keys() if day not in done), None)
+
+
+@dg.schedule(
+    job=daily_replay_job,
+    cron_schedule="*/15 * * * *",
+    execution_timezone="America/New_York",
+    description="Every 15 minutes of wall time, replay the next day of 2013.",
+)
+def daily_replay_schedule(context: dg.ScheduleEvaluationContext):
+    day = next_replay_day(context.instance)
+    if day is None:
+        return dg.SkipReason("the 2013 replay is complete")
+    return dg.RunRequest(run_key=f"replay-{day}", partition_key=day)
+
+
+@dataclasses.dataclass(frozen=True)
+class DegradationRule:
+    """Retrain when the champion's daily ROC AUC stays below `min_roc_auc` for `days` labelled
+    days in a row (days with fewer than `min_flights` labelled flights are not judged).
+
+    0.60 is well below what the model reaches on 2013 (see README) and above the route
+    baseline's, so it fires on a real drop, not on ordinary day-to-day noise."""
+
+    min_roc_auc: float = float(os.environ.get("FTI_RETRAIN_MIN_ROC_AUC", 0.60))
+    days: int = int(os.environ.get("FTI_RETRAIN_DAYS", 3))
+    min_flights: int = 100
+
+
+def degraded_days(connection: duckdb.DuckDBPyConnection, rule: DegradationRule) -> list[str]:
+    """The last `rule.days` judged days of the champion, if every one of them is below the floor."""
+    rows = connection.execute(
+        """
+        with champion as (
+            select version from registry.alias_history where alias = 'champion' and valid_to is null
+        )
+        select scheduled_dep_date, roc_auc
+        from monitoring.mon_daily_performance
+        where model_version = (select version from champion) and labelled_flights >= ?
+        order by scheduled_dep_date desc
+        limit ?
+        """,
+        [rule.min_flights, rule.days],
+    ).fetchall()
+    if len(rows) < rule.days or any(auc is None or auc >= rule.min_roc_auc for _, auc in rows):
+        return []
+    return sorted(str(day) for day, _ in rows)
+
+
+@dg.sensor(
+    job_name="training_job",
+    minimum_interval_seconds=300,
+    description="Requests a training run when the champion's daily ROC AUC stays below the floor (DegradationRule).",
+)
+def retrain_on_degradation(context: dg.SensorEvaluationContext):
+    rule = DegradationRule()
+    try:
+        with duckdb.connect(str(settings.warehouse_path()), read_only=True) as connection:
+            days = degraded_days(connection, rule)
+    except (duckdb.IOException, duckdb.CatalogException) as busy_or_missing:
+        return dg.SkipReason(f"monitoring not readable now: {busy_or_missing}")
+    if not days:
+        return dg.SkipReason(f"no {rule.days} days in a row below ROC AUC {rule.min_roc_auc}")
+    return dg.RunRequest(
+        run_key=f"degraded-{days[-1]}",
+        tags={"fti/reason": f"ROC AUC below {rule.min_roc_auc} on {', '.join(days)}"},
+    )

@@ -1,0 +1,1 @@
+"""Inference pipeline: the champion model + the live feature view -> daily predictions."""

@@ -1,0 +1,111 @@
+"""Inference pipeline assets: daily batch predictions from the champion, with blocking checks."""
+
+import datetime as dt
+import json
+
+import dagster as dg
+
+from fti_assets.partitions import partition_dates, replay_days
+from fti_assets.resources import WAREHOUSE_POOL, ModelStoreResource, WarehouseResource
+from fti_assets.settings import DBT_PROJECT_DIR
+
+COVERAGE_CHECK = "check_predictions_cover_schedule"
+PROBABILITY_CHECK = "check_probabilities_in_unit_interval"
+
+
+class ScoringConfig(dg.Config):
+    """`model`: an alias or a version number. `threshold`: the probability at or above which a
+    flight is predicted disrupted; 0.5 favours precision (about 1 flight in 4 is disrupted)."""
+
+    model: str = "champion"
+    threshold: float = 0.5
+
+
+@dg.asset(
+    key_prefix="inference",
+    group_name="inference",
+    partitions_def=replay_days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,
+    deps=[dg.AssetKey(["features", "flight_spine_v1"]), dg.AssetKey("champion_promotion")],
+    check_specs=[
+        dg.AssetCheckSpec(COVERAGE_CHECK, asset=dg.AssetKey(["inference", "batch_predictions"]), blocking=True,
+                          description="Every flight scheduled on the day is scored exactly once by the model."),
+        dg.AssetCheckSpec(PROBABILITY_CHECK, asset=dg.AssetKey(["inference", "batch_predictions"]), blocking=True,
+                          description="Every probability is a number in [0, 1]."),
+    ],
+)
+def batch_predictions(
+    context: dg.AssetExecutionContext,
+    config: ScoringConfig,
+    warehouse: WarehouseResource,
+    model_store: ModelStoreResource,
+):
+    """One row per scheduled flight per model version in inference.predictions, scored at the start of its day."""
+    from fti_assets.inference_pipeline import predictions_table, scoring
+    from fti_assets.stateful import registry
+
+    start, end = partition_dates(context)
+    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    with warehouse.connect() as connection:
+        try:
+            pipeline, model = registry.load_model(connection, model_store.resolved_path, config.model)
+            view = scoring.check_fingerprint(model, manifest)
+        except (LookupError, scoring.FeatureMismatch) as problem:
+            raise dg.Failure(str(problem)) from problem
+        rows = scoring.feature_rows(connection, view, start, end)
+        scored = scoring.score(
+            rows, pipeline, model, view, config.threshold,
+            scored_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), run_id=context.run_id,
+        )
+        _ensure_baseline(connection, model, view)
+        predictions_table.replace_days(connection, scored.predictions, scored.features, start, end, model.version)
+        coverage = predictions_table.coverage_problems(connection, view.spine_relation, start, end, model.version)
+        probabilities = predictions_table.probability_problems(connection, start, end, model.version)
+
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(scored.predictions),
+            "model_version": model.version,
+            "fingerprint": model.fingerprint,
+            "days": f"{start} .. {end}",
+            "mean_probability": dg.MetadataValue.float(float(scored.predictions["probability"].mean()) if len(rows) else 0.0),
+            "predicted_disrupted": int(scored.predictions["predicted_disrupted"].sum()),
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name=COVERAGE_CHECK, passed=not coverage,
+        description="; ".join(coverage[:20]) or f"{len(scored.predictions)} flights, each scored once",
+    )
+    yield dg.AssetCheckResult(
+        check_name=PROBABILITY_CHECK, passed=not probabilities,
+        description="; ".join(probabilities[:20]) or "all probabilities in [0, 1]",
+    )
+
+
+def _ensure_baseline(connection, model, view) -> None:
+    """The drift baseline of a model version: its training snapshot's feature distribution."""
+    from fti_assets.inference_pipeline import predictions_table, scoring
+    from fti_assets.stateful.warehouse import transaction
+
+    predictions_table.ensure_schema(connection)
+    if connection.execute(
+        "select count(*) from inference.feature_baselines where model_version = ?", [model.version]
+    ).fetchall()[0][0]:
+        return
+    table = connection.execute(
+        "select table_name from training.snapshots where snapshot_id = ?", [model.snapshot_id]
+    ).fetchall()
+    if not table:
+        raise dg.Failure(f"training snapshot {model.snapshot_id} of model version {model.version} is missing")
+    training_rows = connection.sql(f"select {', '.join(view.numeric_features)} from {table[0][0]}").df()
+    bins = scoring.baseline_bins(training_rows, view, model.version)
+    connection.register("new_bins", bins)
+    try:
+        with transaction(connection):
+            connection.sql("insert into inference.feature_baselines by name select * from new_bins")
+    finally:
+        connection.unregister("new_bins")
+
+
+inference_assets = [batch_predictions]

@@ -1,0 +1,124 @@
+"""The `inference` schema: predictions, the features they were scored with, and drift baselines.
+
+A day is replaced whole inside one transaction, so a reader sees the old day or the new one,
+never half of either, and a re-run never doubles a day.
+"""
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+
+from fti_assets.stateful.warehouse import transaction
+
+SCHEMA = "inference"
+
+DDL = (
+    f"create schema if not exists {SCHEMA}",
+    f"""create table if not exists {SCHEMA}.predictions (
+        flight_id varchar not null,
+        scheduled_dep_date date not null,
+        scheduled_dep_at timestamp not null,
+        prediction_at timestamp not null,
+        carrier varchar,
+        origin varchar,
+        dest varchar,
+        probability double not null,
+        predicted_disrupted boolean not null,
+        threshold double not null,
+        model_version integer not null,
+        feature_view varchar not null,
+        feature_view_version integer not null,
+        fingerprint varchar not null,
+        snapshot_id varchar not null,
+        scored_at timestamp not null,
+        dagster_run_id varchar
+    )""",
+    # The inputs each prediction saw, long format: numeric features only (drift is measured on them).
+    f"""create table if not exists {SCHEMA}.scored_features (
+        flight_id varchar not null,
+        scheduled_dep_date date not null,
+        model_version integer not null,
+        feature varchar not null,
+        value double
+    )""",
+    # Per model version: decile bins of each numeric feature over its training rows.
+    f"""create table if not exists {SCHEMA}.feature_baselines (
+        model_version integer not null,
+        feature varchar not null,
+        bin integer not null,
+        lower_bound double,
+        upper_bound double,
+        expected_share double not null
+    )""",
+)
+
+
+def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
+    for statement in DDL:
+        connection.sql(statement)
+
+
+def replace_days(
+    connection: duckdb.DuckDBPyConnection,
+    predictions: pd.DataFrame,
+    features: pd.DataFrame,
+    start: dt.date,
+    end: dt.date,
+    model_version: int,
+) -> None:
+    """Replace the model version's rows for days start..end, in one transaction."""
+    ensure_schema(connection)
+    connection.register("new_predictions", predictions)
+    connection.register("new_features", features)
+    try:
+        with transaction(connection):
+            for table in ("predictions", "scored_features"):
+                connection.execute(
+                    f"delete from {SCHEMA}.{table} where model_version = ? and scheduled_dep_date between ? and ?",
+                    [model_version, start, end],
+                ).fetchall()
+            connection.sql(f"insert into {SCHEMA}.predictions by name select * from new_predictions")
+            connection.sql(f"insert into {SCHEMA}.scored_features by name select * from new_features")
+    finally:
+        connection.unregister("new_predictions")
+        connection.unregister("new_features")
+
+
+def coverage_problems(
+    connection: duckdb.DuckDBPyConnection, spine_relation: str, start: dt.date, end: dt.date, model_version: int
+) -> list[str]:
+    """What is wrong with the stored predictions of a window: flights missing, doubled or unknown."""
+    rows = connection.execute(
+        f"""
+        with expected as (
+            select flight_id from features.{spine_relation} where scheduled_dep_date between $1 and $2
+        ),
+        scored as (
+            select flight_id, count(*) as n from {SCHEMA}.predictions
+            where model_version = $3 and scheduled_dep_date between $1 and $2
+            group by flight_id
+        )
+        select 'missing' as problem, expected.flight_id from expected anti join scored using (flight_id)
+        union all
+        select 'scored ' || n || ' times', flight_id from scored where n > 1
+        union all
+        select 'not on the schedule', flight_id from scored anti join expected using (flight_id)
+        order by 1, 2
+        """,
+        [start, end, model_version],
+    ).fetchall()
+    return [f"{flight_id}: {problem}" for problem, flight_id in rows]
+
+
+def probability_problems(
+    connection: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date, model_version: int
+) -> list[str]:
+    rows = connection.execute(
+        f"""select flight_id, probability from {SCHEMA}.predictions
+        where model_version = ? and scheduled_dep_date between ? and ?
+            and (probability is null or isnan(probability) or probability < 0 or probability > 1)
+        order by flight_id""",
+        [model_version, start, end],
+    ).fetchall()
+    return [f"{flight_id}: probability {p}" for flight_id, p in rows]
