@@ -58,8 +58,8 @@ def test_every_flight_of_the_day_is_scored_once_with_its_lineage(scored):
 
 
 def test_predictions_equal_the_model_on_its_own_training_rows(scored):
-    """The training snapshot holds the same day's rows, built by the training path: scoring them
-    by hand with the registered model gives the stored probabilities."""
+    """The training snapshot holds the same day's rows (those labelled by the cutoff), built by the
+    training path: scoring them by hand with the registered model gives the stored probabilities."""
     folder, _ = scored
     with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as connection:
         pipeline, version = registry.load_model(connection, folder / "store", "champion")
@@ -67,8 +67,9 @@ def test_predictions_equal_the_model_on_its_own_training_rows(scored):
         rows = connection.sql(f"select * from {table} where scheduled_dep_date = date '{DAY}' order by flight_id").df()
         stored = connection.sql("select flight_id, probability from inference.predictions order by flight_id").df()
     by_hand = training_model.predict_proba(pipeline, rows, VIEW)
-    assert list(stored["flight_id"]) == list(rows["flight_id"])
-    assert stored["probability"].tolist() == by_hand.tolist()
+    assert len(rows) > 0.8 * len(stored)
+    same_flights = stored.set_index("flight_id").loc[rows["flight_id"], "probability"]
+    assert same_flights.tolist() == by_hand.tolist()
 
 
 def test_rerunning_a_day_leaves_identical_rows(scored, tmp_path, monkeypatch):
