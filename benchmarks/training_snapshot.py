@@ -16,8 +16,8 @@ import duckdb
 
 from fti_assets.settings import DBT_PROJECT_DIR, warehouse_path
 from fti_assets.training_pipeline import snapshot
-from fti_assets.training_pipeline.feature_view import fingerprint
-from fti_assets.training_pipeline.feature_views import FLIGHT_DISRUPTION_V1 as VIEW
+from fti_assets.feature_views.view import fingerprint
+from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
 
 
 def hand_written(cutoff: dt.date) -> str:

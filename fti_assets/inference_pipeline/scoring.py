@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 
 from fti_assets.stateful.registry import ModelVersion
-from fti_assets.training_pipeline import feature_views
-from fti_assets.training_pipeline.feature_view import FeatureView, fingerprint, point_in_time_sql
-from fti_assets.training_pipeline.model import features_frame
+from fti_assets.feature_views import declared as feature_views
+from fti_assets.feature_views.view import FeatureView, fingerprint, model_inputs, point_in_time_sql
 
 BASELINE_BINS = 10
 
@@ -96,7 +95,7 @@ def score(
 ) -> Scored:
     """Predictions with their lineage, and the numeric inputs they saw (long format)."""
     # The same conversion training used, so both feed the pipeline identical frames.
-    probability = pipeline.predict_proba(features_frame(rows, view))[:, 1] if len(rows) else np.array([])
+    probability = pipeline.predict_proba(model_inputs(rows, view))[:, 1] if len(rows) else np.array([])
     predictions = pd.DataFrame(
         {
             "flight_id": rows["flight_id"],

@@ -16,18 +16,18 @@ import dagster as dg
 
 from fti_assets.resources import WAREHOUSE_POOL, ModelStoreResource, WarehouseResource
 from fti_assets.settings import DBT_PROJECT_DIR
-from fti_assets.training_pipeline.feature_views import FLIGHT_DISRUPTION_V1
+from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1
 
 VIEW = FLIGHT_DISRUPTION_V1
 FEATURE_KEYS = [dg.AssetKey(["features", r]) for r in (VIEW.spine_relation, *(g.relation for g in VIEW.groups))]
-_HERE = Path(__file__).parent
+_PACKAGE = Path(__file__).parent.parent
 
 
 def _code_version(*files: str) -> str:
     """Hash of the logic modules an asset runs: editing them marks the asset stale in the UI."""
     digest = hashlib.sha256()
     for name in files:
-        digest.update((_HERE / name).read_bytes())
+        digest.update((_PACKAGE / name).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -76,12 +76,12 @@ class ModelConfig(dg.Config):
     deps=FEATURE_KEYS,
     pool=WAREHOUSE_POOL,
     group_name="training",
-    code_version=_code_version("feature_view.py", "feature_views.py", "snapshot.py"),
+    code_version=_code_version("feature_views/view.py", "feature_views/declared.py", "training_pipeline/snapshot.py"),
 )
 def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig, warehouse: WarehouseResource):
     """One row per labelled flight up to the cutoff, features as of its prediction time (immutable, content-named)."""
     from fti_assets.training_pipeline import snapshot
-    from fti_assets.training_pipeline.feature_view import fingerprint
+    from fti_assets.feature_views.view import fingerprint
 
     with warehouse.connect() as connection:
         cutoff = (
@@ -113,7 +113,7 @@ def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig,
 @dg.asset(
     pool=WAREHOUSE_POOL,
     group_name="training",
-    code_version=_code_version("model.py", "feature_views.py"),
+    code_version=_code_version("training_pipeline/model.py", "feature_views/view.py", "feature_views/declared.py"),
 )
 def flight_disruption_model(
     context: dg.AssetExecutionContext,

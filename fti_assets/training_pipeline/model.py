@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from fti_assets.training_pipeline.feature_view import FeatureView
+from fti_assets.feature_views.view import FeatureView, model_inputs
 
 # The baseline: the route's recent disruption rate alone, the simplest informed guess.
 BASELINE_FEATURE = "route_disruption_rate_28d"
@@ -74,15 +74,6 @@ def time_split(frame: pd.DataFrame, config: TrainingConfig, date_column: str = "
     return split
 
 
-def features_frame(frame: pd.DataFrame, view: FeatureView) -> pd.DataFrame:
-    """The model's inputs with sklearn-friendly types (pandas 3 nullable ints hold pd.NA)."""
-    numeric = frame[list(view.numeric_features)].astype("float64")
-    categorical = frame[list(view.categorical_features)].astype(object).where(
-        frame[list(view.categorical_features)].notna(), "missing"
-    )
-    return pd.concat([categorical, numeric], axis=1)
-
-
 def labels(frame: pd.DataFrame, view: FeatureView) -> np.ndarray:
     return frame[view.label].astype(bool).to_numpy()
 
@@ -116,12 +107,12 @@ def fit_pipeline(frame: pd.DataFrame, view: FeatureView, config: TrainingConfig)
     """Fit the whole pipeline on `frame`; deterministic given the rows (in order) and config."""
     pipeline = build_pipeline(view, config)
     with threadpool_limits(limits=config.threads):
-        pipeline.fit(features_frame(frame, view), labels(frame, view))
+        pipeline.fit(model_inputs(frame, view), labels(frame, view))
     return pipeline
 
 
 def predict_proba(pipeline: Pipeline, frame: pd.DataFrame, view: FeatureView) -> np.ndarray:
-    return pipeline.predict_proba(features_frame(frame, view))[:, 1]
+    return pipeline.predict_proba(model_inputs(frame, view))[:, 1]
 
 
 def baseline_scores(frame: pd.DataFrame, prevalence: float) -> np.ndarray:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from fti_assets.stateful.warehouse import transaction
-from fti_assets.training_pipeline.feature_view import FEATURE_SCHEMA, FeatureView, point_in_time_sql
+from fti_assets.feature_views.view import FEATURE_SCHEMA, FeatureView, point_in_time_sql
 
 SCHEMA = "training"
 # The replay's local time zone, as the dbt var `local_timezone`: days are New York days.

@@ -11,7 +11,7 @@ from fti_assets.inference_pipeline import predictions_table
 from fti_assets.runner import failure_messages, run_once, run_window
 from fti_assets.stateful import registry
 from fti_assets.training_pipeline import model as training_model
-from fti_assets.training_pipeline.feature_views import FLIGHT_DISRUPTION_V1 as VIEW
+from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
 from tests.conftest import LAST
 
 # A model small enough to fit in seconds: train on days 1-3, validate on 4, test on 5.

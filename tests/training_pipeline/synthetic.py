@@ -7,7 +7,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from fti_assets.training_pipeline.feature_view import FeatureView
+from fti_assets.feature_views.view import FeatureView
 from fti_assets.training_pipeline.snapshot import end_of_local_day_utc
 
 ORIGINS = ["EWR", "JFK", "LGA"]

@@ -10,6 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
+
 from fti_assets.dbt.code_versions import macro_closure
 
 FEATURE_SCHEMA = "features"
@@ -152,3 +154,14 @@ def fingerprint(view: FeatureView, manifest: Mapping[str, Any]) -> str:
         "models": {r: _node_contract(manifest, _dbt_node(manifest, r)) for r in relations},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def model_inputs(frame: pd.DataFrame, view: FeatureView) -> pd.DataFrame:
+    """The view's features as a model reads them, in training and inference alike: numbers as
+    float64 (pandas 3 nullable ints hold pd.NA, which scikit-learn rejects), a missing category
+    as "missing"."""
+    numeric = frame[list(view.numeric_features)].astype("float64")
+    categorical = frame[list(view.categorical_features)].astype(object).where(
+        frame[list(view.categorical_features)].notna(), "missing"
+    )
+    return pd.concat([categorical, numeric], axis=1)

@@ -11,7 +11,7 @@ TTLs follow how often each group is refreshed, so a NULL means "no fresh value",
 
 import datetime as dt
 
-from fti_assets.training_pipeline.feature_view import FeatureGroupRef, FeatureView
+from fti_assets.feature_views.view import FeatureGroupRef, FeatureView
 
 ROUTE_HISTORY_V1 = FeatureGroupRef(
     name="fg_route_history",
