@@ -19,21 +19,39 @@ PREDICTIONS = dg.AssetKey(["inference", "batch_predictions"])
 
 
 def next_replay_day(instance: dg.DagsterInstance) -> str | None:
-    """The first replay day whose predictions have not been made yet."""
-    done = instance.get_materialized_partitions(PREDICTIONS)
-    return next((day for day in replay_days.get_partition_keys() if day not in done), None)
+    """The day after the replay's frontier (the latest day delivered), or its first day."""
+    days = replay_days.get_partition_keys()
+    delivered = instance.get_materialized_partitions(RAW_FLIGHTS)
+    if not delivered:
+        return days[0]
+    following = days.index(max(delivered)) + 1
+    return days[following] if following < len(days) else None
+
+
+def _has_champion() -> bool | str:
+    """True, False, or why the registry could not be read (a writer holds the warehouse)."""
+    from fti_assets.stateful import registry
+
+    try:
+        with duckdb.connect(str(settings.warehouse_path()), read_only=True) as connection:
+            return registry.current_alias_version(connection, "champion") is not None
+    except duckdb.Error as unreadable:
+        return f"registry not readable now: {unreadable}"
 
 
 @dg.schedule(
     job=daily_replay_job,
     cron_schedule="*/15 * * * *",
     execution_timezone="America/New_York",
-    description="Every 15 minutes of wall time, replay the next day of 2013.",
+    description="Every 15 minutes of wall time, replay the next day of 2013 (ingest, features, score, monitor).",
 )
 def daily_replay_schedule(context: dg.ScheduleEvaluationContext):
     day = next_replay_day(context.instance)
     if day is None:
         return dg.SkipReason("the 2013 replay is complete")
+    champion = _has_champion()
+    if champion is not True:
+        return dg.SkipReason(champion or "no champion model yet: run `fti main` or the training_job first")
     return dg.RunRequest(run_key=f"replay-{day}", partition_key=day)
 
 
@@ -45,8 +63,8 @@ class DegradationRule:
     0.60 is well below what the model reaches on 2013 (see README) and above the route
     baseline's, so it fires on a real drop, not on ordinary day-to-day noise."""
 
-    min_roc_auc: float = float(os.environ.get("FTI_RETRAIN_MIN_ROC_AUC", 0.60))
-    days: int = int(os.environ.get("FTI_RETRAIN_DAYS", 3))
+    min_roc_auc: float = dataclasses.field(default_factory=lambda: float(os.environ.get("FTI_RETRAIN_MIN_ROC_AUC", 0.60)))
+    days: int = dataclasses.field(default_factory=lambda: int(os.environ.get("FTI_RETRAIN_DAYS", 3)))
     min_flights: int = 100
 
 
@@ -80,7 +98,7 @@ def retrain_on_degradation(context: dg.SensorEvaluationContext):
     try:
         with duckdb.connect(str(settings.warehouse_path()), read_only=True) as connection:
             days = degraded_days(connection, rule)
-    except (duckdb.IOException, duckdb.CatalogException) as busy_or_missing:
+    except duckdb.Error as busy_or_missing:
         return dg.SkipReason(f"monitoring not readable now: {busy_or_missing}")
     if not days:
         return dg.SkipReason(f"no {rule.days} days in a row below ROC AUC {rule.min_roc_auc}")

@@ -44,6 +44,22 @@ def run_main(start: str, end: str, cutoff: str, scoring_start: str) -> None:
         print(f"{name}: done in {time.perf_counter() - started:.0f} s", flush=True)
 
 
+def promote(version: int, reason: str) -> None:
+    """Set `champion` to a model version (upgrade or rollback); exits with the reason if refused."""
+    import json
+
+    from fti_assets.stateful.warehouse import connect
+    from fti_assets.training_pipeline import rollout
+
+    manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    with connect(settings.warehouse_path()) as connection:
+        try:
+            done = rollout.promote(connection, manifest, version, reason)
+        except rollout.PromotionRefused as refused:
+            sys.exit(f"promote refused: {refused}")
+    print(f"champion: version {done.previous} -> {done.version}, reading {done.feature_view} ({done.reason})")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="fti", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -54,9 +70,21 @@ def main(argv: list[str] | None = None) -> None:
     main_parser.add_argument("--end", default=REPLAY_END)
     main_parser.add_argument("--cutoff", default=TRAINING_CUTOFF, help="last day of training data")
     main_parser.add_argument("--scoring-start", default=SCORING_START, help="first day to score")
+    promote_parser = commands.add_parser(
+        "promote", help="Set champion to a model version (upgrade or rollback) if the live features match it."
+    )
+    promote_parser.add_argument("--version", type=int, required=True, help="model version (registry.model_versions)")
+    promote_parser.add_argument("--reason", default="", help="recorded in registry.alias_history")
+    export_parser = commands.add_parser(
+        "export", help="Copy tables to Parquet files for ad-hoc SQL that never blocks the pipelines."
+    )
+    export_parser.add_argument("tables", nargs="*", default=["inference.predictions"], help="schema.table ...")
+    export_parser.add_argument("--to", default=str(settings.REPO_ROOT / "data" / "export"), help="output folder")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=Warning, module="dagster")
 
+    if args.command == "promote":
+        promote(args.version, args.reason)
     if args.command == "main":
         from fti_assets.summary import render
 
@@ -64,6 +92,13 @@ def main(argv: list[str] | None = None) -> None:
         run_main(args.start, args.end, args.cutoff, args.scoring_start)
         print(render())
         print(f"\nmain job: {time.perf_counter() - started:.0f} s")
+    elif args.command == "export":
+        from pathlib import Path
+
+        from fti_assets.export import export_tables
+
+        for path in export_tables(settings.warehouse_path(), Path(args.to), tuple(args.tables)):
+            print(path)
 
 
 if __name__ == "__main__":

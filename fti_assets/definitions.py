@@ -11,6 +11,7 @@ from fti_assets.inference_pipeline.assets import inference_assets
 from fti_assets.jobs import daily_replay_job, feature_job, inference_job
 from fti_assets.resources import ModelStoreResource, WarehouseResource
 from fti_assets.training_pipeline.assets import (
+    promote_job,
     training_assets,
     training_checks,
     training_job,
@@ -20,7 +21,7 @@ from fti_assets.training_pipeline.assets import (
 defs = dg.Definitions(
     assets=[*raw_assets, dbt_models, *training_assets, *inference_assets],
     asset_checks=training_checks,
-    jobs=[feature_job, training_job, inference_job, daily_replay_job],
+    jobs=[feature_job, training_job, inference_job, daily_replay_job, promote_job],
     schedules=[training_schedule, daily_replay_schedule],
     sensors=[retrain_on_degradation],
     resources={

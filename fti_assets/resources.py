@@ -5,7 +5,8 @@ from pathlib import Path
 import dagster as dg
 
 from fti_assets import settings
-from fti_assets.stateful.warehouse import connect
+from fti_assets.stateful import warehouse_lock
+from fti_assets.stateful.warehouse import check_path, connect
 
 # DuckDB admits one writing process per file: every asset that writes the warehouse joins
 # this pool, which dagster_home/dagster.yaml limits to one step at a time across runs.
@@ -23,6 +24,11 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def connect(self, read_only: bool = False):
         return connect(self.resolved_path, read_only=read_only)
+
+    def lock(self):
+        """Hold the writer's lock without a connection: for dbt, which writes from its own process."""
+        check_path(self.resolved_path, read_only=False)
+        return warehouse_lock.hold(self.resolved_path, exclusive=True)
 
 
 class ModelStoreResource(dg.ConfigurableResource):

@@ -4,9 +4,14 @@
     never reach a prediction made at the start of X+1.
 
     The grid is dense (every entity, every day while it has outcomes in the longest window)
-    so that old outcomes leave the window on the right day. -#}
+    so that old outcomes leave the window on the right day.
 
-{% macro trailing_outcome_windows(daily_relation, entity_columns, windows=[7, 28], prefix='') %}
+    `prior_flights` (optional) adds `<prefix>smoothed_disruption_rate_<n>d`: the window's
+    disrupted share shrunk towards the whole network's share in the same window, as if the
+    entity had `prior_flights` more flights at the network's rate (a Beta prior). A route with
+    2 flights, both late, no longer reads as "always disrupted". -#}
+
+{% macro trailing_outcome_windows(daily_relation, entity_columns, windows=[7, 28], prefix='', prior_flights=none) %}
 {%- set longest = windows | max -%}
 {%- set rebuild_days = var('window_rebuild_days') -%}
 {%- set entities = entity_columns | join(', ') -%}
@@ -79,11 +84,20 @@ final as (
         cast(flights_{{ n }}d as integer) as {{ prefix }}flights_{{ n }}d,
         cast(disrupted_flights_{{ n }}d as double) / nullif(flights_{{ n }}d, 0) as {{ prefix }}disruption_rate_{{ n }}d,
         arr_delay_minutes_sum_{{ n }}d / nullif(arrived_flights_{{ n }}d, 0) as {{ prefix }}mean_arr_delay_minutes_{{ n }}d,
-        dep_delay_minutes_sum_{{ n }}d / nullif(departed_flights_{{ n }}d, 0) as {{ prefix }}mean_dep_delay_minutes_{{ n }}d{{ ',' if not loop.last }}
+        dep_delay_minutes_sum_{{ n }}d / nullif(departed_flights_{{ n }}d, 0) as {{ prefix }}mean_dep_delay_minutes_{{ n }}d
+        {%- if prior_flights is not none %},
+        {#- Rows the `where` drops have no flights in any window: the day's totals stay whole. #}
+        (disrupted_flights_{{ n }}d + {{ prior_flights }} * sum(disrupted_flights_{{ n }}d) over day_network
+            / nullif(sum(flights_{{ n }}d) over day_network, 0))
+            / (flights_{{ n }}d + {{ prior_flights }}) as {{ prefix }}smoothed_disruption_rate_{{ n }}d
+        {%- endif %}{{ ',' if not loop.last }}
         {%- endfor %}
     from windowed, bounds
     where as_of_date between bounds.first_date and bounds.last_date
         and flights_{{ longest }}d > 0
+    {%- if prior_flights is not none %}
+    window day_network as (partition by as_of_date)
+    {%- endif %}
 )
 
 select * from final

@@ -51,22 +51,24 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     """Build (run + test) the selected dbt models for the partition window."""
     start, end = partition_dates(context)
     os.environ["FTI_WAREHOUSE"] = str(warehouse.resolved_path)
-    invocation = dbt.cli(
-        ["build", "--vars", json.dumps({"start_date": str(start), "end_date": str(end)})],
-        context=context,
-        raise_on_error=False,
-    )
-    try:
-        yield from invocation.stream()
-        if not invocation.is_successful():
-            failed = failures.failed_tests(
-                invocation.get_artifact("run_results.json"), invocation.get_artifact("manifest.json")
-            )
-            with warehouse.connect(read_only=True) as connection:
-                details = failures.describe(failed, connection)
-            raise dg.Failure(
-                description="dbt build failed; nothing downstream of the failed nodes was built.\n"
-                + (details or invocation.get_error() and str(invocation.get_error()) or "see the dbt logs")
-            )
-    finally:
-        shutil.rmtree(invocation.target_path, ignore_errors=True)
+    # dbt writes the warehouse from its own process: this step holds the writer's lock for it.
+    with warehouse.lock():
+        invocation = dbt.cli(
+            ["build", "--vars", json.dumps({"start_date": str(start), "end_date": str(end)})],
+            context=context,
+            raise_on_error=False,
+        )
+        try:
+            yield from invocation.stream()
+            if not invocation.is_successful():
+                failed = failures.failed_tests(
+                    invocation.get_artifact("run_results.json"), invocation.get_artifact("manifest.json")
+                )
+                with warehouse.connect(read_only=True) as connection:
+                    details = failures.describe(failed, connection)
+                raise dg.Failure(
+                    description="dbt build failed; nothing downstream of the failed nodes was built.\n"
+                    + (details or invocation.get_error() and str(invocation.get_error()) or "see the dbt logs")
+                )
+        finally:
+            shutil.rmtree(invocation.target_path, ignore_errors=True)

@@ -9,6 +9,7 @@ TTLs follow how often each group is refreshed, so a NULL means "no fresh value",
   an outcome the plane's week is empty, and its windows are meaningless.
 """
 
+import dataclasses
 import datetime as dt
 
 from fti_assets.feature_views.view import FeatureGroupRef, FeatureView
@@ -21,6 +22,18 @@ ROUTE_HISTORY_V1 = FeatureGroupRef(
         f"route_{m}_{w}"
         for w in ("7d", "28d")
         for m in ("flights", "disruption_rate", "mean_arr_delay_minutes", "mean_dep_delay_minutes")
+    ),
+    ttl=dt.timedelta(days=2),
+)
+
+ROUTE_HISTORY_V2 = FeatureGroupRef(
+    name="fg_route_history",
+    version=2,
+    join_keys=(("origin", "origin"), ("dest", "dest")),
+    columns=tuple(
+        f"route_{m}_{w}"
+        for w in ("3d", "7d", "28d")
+        for m in ("flights", "smoothed_disruption_rate", "mean_arr_delay_minutes", "mean_dep_delay_minutes")
     ),
     ttl=dt.timedelta(days=2),
 )
@@ -73,3 +86,19 @@ FLIGHT_DISRUPTION_V1 = FeatureView(
     label="is_disrupted",
     groups=(ROUTE_HISTORY_V1, CARRIER_ORIGIN_HISTORY_V1, ORIGIN_WEATHER_V1, AIRCRAFT_V1),
 )
+
+# Route history v2 (3-day window, smoothed disruption rates); the other groups as in v1.
+FLIGHT_DISRUPTION_V2 = dataclasses.replace(
+    FLIGHT_DISRUPTION_V1,
+    version=2,
+    groups=(ROUTE_HISTORY_V2, CARRIER_ORIGIN_HISTORY_V1, ORIGIN_WEATHER_V1, AIRCRAFT_V1),
+)
+
+VIEWS = {f"{v.name}_v{v.version}": v for v in (FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V2)}
+
+
+def view_named(name: str) -> FeatureView:
+    """A declared view by its versioned name, e.g. `flight_disruption_v2`."""
+    if name not in VIEWS:
+        raise LookupError(f"no feature view {name!r}; declared: {', '.join(VIEWS)}")
+    return VIEWS[name]

@@ -156,6 +156,25 @@ def fingerprint(view: FeatureView, manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def fingerprint_parts(view: FeatureView, manifest: Mapping[str, Any]) -> dict[str, str]:
+    """A short digest per part the fingerprint covers (`view`, `<relation>.columns|sql|macros`):
+    recorded beside a model's fingerprint, they name what changed when the fingerprints differ."""
+
+    def digest(value: Any) -> str:
+        return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+    parts = {"view": digest(_declaration(view))}
+    for relation in [view.spine_relation, *(g.relation for g in view.groups)]:
+        contract = _node_contract(manifest, _dbt_node(manifest, relation))
+        parts.update({f"{relation}.{k}": digest(v) for k, v in contract.items()})
+    return parts
+
+
+def changed_parts(recorded: Mapping[str, str], live: Mapping[str, str]) -> list[str]:
+    """The parts whose digests differ, e.g. `fg_route_history_v1.macros`."""
+    return sorted(k for k in {*recorded, *live} if recorded.get(k) != live.get(k))
+
+
 def model_inputs(frame: pd.DataFrame, view: FeatureView) -> pd.DataFrame:
     """The view's features as a model reads them, in training and inference alike: numbers as
     float64 (pandas 3 nullable ints hold pd.NA, which scikit-learn rejects), a missing category

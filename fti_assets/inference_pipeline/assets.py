@@ -11,6 +11,12 @@ from fti_assets.settings import DBT_PROJECT_DIR
 
 COVERAGE_CHECK = "check_predictions_cover_schedule"
 PROBABILITY_CHECK = "check_probabilities_in_unit_interval"
+FEATURES_CHECK = "check_champion_matches_live_features"
+
+
+def live_manifest() -> dict:
+    """The dbt manifest of the code as it is now: what the live features are built with."""
+    return json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
 
 
 class ScoringConfig(dg.Config):
@@ -29,6 +35,9 @@ class ScoringConfig(dg.Config):
     pool=WAREHOUSE_POOL,
     deps=[dg.AssetKey(["features", "flight_spine_v1"]), dg.AssetKey("champion_promotion")],
     check_specs=[
+        dg.AssetCheckSpec(FEATURES_CHECK, asset=dg.AssetKey(["inference", "batch_predictions"]), blocking=True,
+                          description="The model's recorded feature fingerprint equals the live feature view's; "
+                                      "evaluated before scoring, which it stops when they differ."),
         dg.AssetCheckSpec(COVERAGE_CHECK, asset=dg.AssetKey(["inference", "batch_predictions"]), blocking=True,
                           description="Every flight scheduled on the day is scored exactly once by the model."),
         dg.AssetCheckSpec(PROBABILITY_CHECK, asset=dg.AssetKey(["inference", "batch_predictions"]), blocking=True,
@@ -46,13 +55,21 @@ def batch_predictions(
     from fti_assets.stateful import registry
 
     start, end = partition_dates(context)
-    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     with warehouse.connect() as connection:
         try:
-            pipeline, model = registry.load_model(connection, model_store.resolved_path, config.model)
-            view = scoring.check_fingerprint(model, manifest)
-        except (LookupError, scoring.FeatureMismatch) as problem:
+            model = registry.resolve(connection, config.model)
+        except LookupError as problem:
             raise dg.Failure(str(problem)) from problem
+        try:
+            # The model's own declared view: after a rollback, the feature version it needs.
+            view = scoring.check_fingerprint(model, live_manifest())
+        except scoring.FeatureMismatch as mismatch:
+            yield dg.AssetCheckResult(
+                check_name=FEATURES_CHECK, passed=False, description=str(mismatch),
+                metadata={"model_version": model.version, "model_fingerprint": model.fingerprint},
+            )
+            raise dg.Failure(str(mismatch)) from mismatch
+        pipeline, model = registry.load_model(connection, model_store.resolved_path, model.version)
         rows = scoring.feature_rows(connection, view, start, end)
         scored = scoring.score(
             rows, pipeline, model, view, config.threshold,
@@ -68,10 +85,16 @@ def batch_predictions(
             "dagster/row_count": len(scored.predictions),
             "model_version": model.version,
             "fingerprint": model.fingerprint,
+            "feature_view": f"{view.name} v{view.version}",
             "days": f"{start} .. {end}",
             "mean_probability": dg.MetadataValue.float(float(scored.predictions["probability"].mean()) if len(rows) else 0.0),
             "predicted_disrupted": int(scored.predictions["predicted_disrupted"].sum()),
         }
+    )
+    yield dg.AssetCheckResult(
+        check_name=FEATURES_CHECK, passed=True,
+        description=f"model version {model.version} reads {view.name} v{view.version}; fingerprints match",
+        metadata={"model_version": model.version, "feature_view": f"{view.name} v{view.version}"},
     )
     yield dg.AssetCheckResult(
         check_name=COVERAGE_CHECK, passed=not coverage,

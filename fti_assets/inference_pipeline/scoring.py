@@ -15,7 +15,9 @@ import pandas as pd
 
 from fti_assets.stateful.registry import ModelVersion
 from fti_assets.feature_views import declared as feature_views
-from fti_assets.feature_views.view import FeatureView, fingerprint, model_inputs, point_in_time_sql
+from fti_assets.feature_views.view import (
+    FeatureView, changed_parts, fingerprint, fingerprint_parts, model_inputs, point_in_time_sql,
+)
 
 BASELINE_BINS = 10
 
@@ -43,12 +45,18 @@ def check_fingerprint(model: ModelVersion, manifest: Mapping[str, Any]) -> Featu
             f"but a model it needs is no longer built: {missing}"
         ) from missing
     if live != model.fingerprint:
+        recorded = model.input_versions.get("fingerprint_parts")
+        changed = (
+            f"changed since: {', '.join(changed_parts(recorded, fingerprint_parts(view, manifest)))}"
+            if recorded else
+            f"a feature group it reads ({', '.join(g.relation for g in view.groups)} or "
+            f"{view.spine_relation}) changed its contract, SQL or macros since"
+        )
         raise FeatureMismatch(
             f"model version {model.version} was trained on feature view {view.name} v{view.version} "
             f"with fingerprint {model.fingerprint[:12]}, but the live features have {live[:12]}: "
-            f"a feature group it reads ({', '.join(g.relation for g in view.groups)} or "
-            f"{view.spine_relation}) changed its contract, SQL or macros since. Retrain, or roll "
-            f"back to a model version trained on the live features."
+            f"{changed}. Retrain, or roll back to a model version trained on the live features "
+            f"(`fti promote --version N`)."
         )
     return view
 

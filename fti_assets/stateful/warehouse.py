@@ -1,25 +1,72 @@
 """Connections to the DuckDB warehouse, and writes that readers never see half done."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
+from fti_assets.stateful import warehouse_lock
+
 
 @contextmanager
 def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse; a writer creates its folder, a reader insists that it exists."""
+    """Open the warehouse; a writer creates its folder, a reader insists that it exists.
+
+    The connection holds the warehouse lock (exclusive for a writer, shared for a reader)
+    for its lifetime, so concurrent runs wait for each other instead of failing."""
+    check_path(path, read_only)
+    with warehouse_lock.hold(path, exclusive=not read_only):
+        connection = _open(path, read_only)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+
+class WarehousePathError(ValueError):
+    """FTI_WAREHOUSE names something that cannot be a warehouse file."""
+
+
+def check_path(path: Path, read_only: bool) -> None:
+    """A readable message, naming the fix, for a warehouse path that cannot work."""
+    if path.is_dir():
+        raise WarehousePathError(
+            f"The warehouse path {path} is a directory; set FTI_WAREHOUSE to a file in it, "
+            f"e.g. {path / 'warehouse.duckdb'}."
+        )
     if read_only and not path.exists():
         raise FileNotFoundError(
             f"No warehouse at {path}. Build it first: `fti main` (or set FTI_WAREHOUSE)."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(path), read_only=read_only)
     try:
-        yield connection
-    finally:
-        connection.close()
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise WarehousePathError(
+            f"Cannot create the warehouse folder {path.parent} ({error.strerror}); "
+            "set FTI_WAREHOUSE to a file in a writable folder."
+        ) from error
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, waiting out a lock held by a process outside warehouse_lock (a DuckDB
+    shell, a notebook): its "Could not set lock" error never reaches the user as such."""
+    timeout = warehouse_lock.timeout_seconds()
+    deadline = time.monotonic() + timeout
+    delay = 0.1
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise warehouse_lock.WarehouseBusy(
+                    warehouse_lock.busy_message(path, timeout, str(error).splitlines()[0])
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 @contextmanager

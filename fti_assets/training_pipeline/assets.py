@@ -16,10 +16,16 @@ import dagster as dg
 
 from fti_assets.resources import WAREHOUSE_POOL, ModelStoreResource, WarehouseResource
 from fti_assets.settings import DBT_PROJECT_DIR
-from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1
+from fti_assets.feature_views.declared import VIEWS, view_named
+from fti_assets.feature_views.view import FeatureView
 
-VIEW = FLIGHT_DISRUPTION_V1
-FEATURE_KEYS = [dg.AssetKey(["features", r]) for r in (VIEW.spine_relation, *(g.relation for g in VIEW.groups))]
+
+def _feature_keys(view: FeatureView) -> list[dg.AssetKey]:
+    return [dg.AssetKey(["features", r]) for r in (view.spine_relation, *(g.relation for g in view.groups))]
+
+
+# Every declared view's tables: a snapshot may read any of them (SnapshotConfig.feature_view).
+FEATURE_KEYS = list(dict.fromkeys(k for view in VIEWS.values() for k in _feature_keys(view)))
 _PACKAGE = Path(__file__).parent.parent
 
 
@@ -53,9 +59,11 @@ def _image(png: bytes, title: str) -> dg.MetadataValue:
 
 
 class SnapshotConfig(dg.Config):
-    """`cutoff`: last local day (YYYY-MM-DD) of the snapshot; empty means the replay's latest day."""
+    """`cutoff`: last local day (YYYY-MM-DD) of the snapshot; empty means the replay's latest day.
+    `feature_view`: the declared view (name_vN, see feature_views/declared.py) the model reads."""
 
     cutoff: str = ""
+    feature_view: str = "flight_disruption_v1"
 
 
 class ModelConfig(dg.Config):
@@ -81,19 +89,25 @@ class ModelConfig(dg.Config):
 def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig, warehouse: WarehouseResource):
     """One row per labelled flight up to the cutoff, features as of its prediction time (immutable, content-named)."""
     from fti_assets.training_pipeline import snapshot
-    from fti_assets.feature_views.view import fingerprint
+    from fti_assets.feature_views.view import fingerprint, fingerprint_parts
 
+    try:
+        view = view_named(config.feature_view)
+    except LookupError as unknown:
+        raise dg.Failure(str(unknown)) from unknown
+    manifest = _manifest()
     with warehouse.connect() as connection:
         cutoff = (
             dt.date.fromisoformat(config.cutoff) if config.cutoff
-            else connection.sql(f"select max(scheduled_dep_date) from features.{VIEW.spine_relation}").fetchall()[0][0]
+            else connection.sql(f"select max(scheduled_dep_date) from features.{view.spine_relation}").fetchall()[0][0]
         )
         if cutoff is None:
-            raise dg.Failure(f"features.{VIEW.spine_relation} is empty: run the feature_job first")
-        built = snapshot.build_snapshot(connection, VIEW, fingerprint(VIEW, _manifest()), cutoff)
-        nulls = snapshot.null_rates(connection, built.table_name, VIEW.features)
+            raise dg.Failure(f"features.{view.spine_relation} is empty: run the feature_job first")
+        built = snapshot.build_snapshot(connection, view, fingerprint(view, manifest), cutoff)
+        nulls = snapshot.null_rates(connection, built.table_name, view.features)
     return dg.Output(
-        dataclasses.asdict(built),
+        # The parts name what changed if the live features later stop matching this fingerprint.
+        {**dataclasses.asdict(built), "fingerprint_parts": fingerprint_parts(view, manifest)},
         data_version=dg.DataVersion(built.snapshot_id),
         metadata={
             "table": built.table_name,
@@ -103,6 +117,7 @@ def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig,
             "label_rate": dg.MetadataValue.float(built.label_rate or 0.0),
             "positives": built.positives,
             "fingerprint": built.fingerprint,
+            "feature_view": f"{view.name} v{view.version}",
             "feature_null_rates": dg.MetadataValue.md(
                 "| feature | null rate |\n|---|---|\n" + "\n".join(f"| {c} | {r:.3f} |" for c, r in nulls.items())
             ),
@@ -127,22 +142,27 @@ def flight_disruption_model(
     from fti_assets.stateful import registry
     from fti_assets.training_pipeline import model, snapshot
 
+    from fti_assets.inference_pipeline.scoring import declared_view
+
+    # The snapshot's own view: the model reads exactly the features its snapshot was built with.
+    view = declared_view(training_snapshot["feature_view"], training_snapshot["feature_view_version"])
     training = model.TrainingConfig(**config.model_dump())
     with warehouse.connect() as connection:
-        frame = snapshot.read_snapshot(connection, training_snapshot["table_name"], VIEW)
+        frame = snapshot.read_snapshot(connection, training_snapshot["table_name"], view)
         split = model.time_split(frame, training)
         started = time.perf_counter()
-        pipeline = model.fit_pipeline(split.train, VIEW, training)
+        pipeline = model.fit_pipeline(split.train, view, training)
         fit_seconds = time.perf_counter() - started
-        evaluation = model.evaluate(pipeline, split, VIEW)
-        evaluation["champion"] = _champion_on(connection, model_store.resolved_path, split, training_snapshot)
+        evaluation = model.evaluate(pipeline, split, view)
+        evaluation["champion"] = _champion_on(connection, model_store.resolved_path, split, training_snapshot, view)
         sha, name = store.save(pipeline, model_store.resolved_path)
-        inputs = _latest_versions(context.instance, [context.asset_key_for_input("training_snapshot"), *FEATURE_KEYS])
+        inputs = _latest_versions(context.instance, [context.asset_key_for_input("training_snapshot"), *_feature_keys(view)])
         inputs["code_version"] = context.assets_def.code_versions_by_key[context.asset_key]
+        inputs["fingerprint_parts"] = training_snapshot.get("fingerprint_parts", {})
         version = registry.register_version(
             connection,
-            feature_view=VIEW.name,
-            feature_view_version=VIEW.version,
+            feature_view=view.name,
+            feature_view_version=view.version,
             fingerprint=training_snapshot["fingerprint"],
             snapshot_id=training_snapshot["snapshot_id"],
             input_versions=inputs,
@@ -152,14 +172,15 @@ def flight_disruption_model(
             artifact_path=name,
         )
         registry.set_alias(connection, "challenger", version, f"trained on snapshot {training_snapshot['snapshot_id']}")
-    y, test = model.labels(split.test, VIEW), split.test
-    pngs = model.plots(y, model.predict_proba(pipeline, test, VIEW), model.baseline_scores(test, evaluation["train_prevalence"]))
+    y, test = model.labels(split.test, view), split.test
+    pngs = model.plots(y, model.predict_proba(pipeline, test, view), model.baseline_scores(test, evaluation["train_prevalence"]))
     test_metrics = evaluation["test"]["model"]
     return dg.Output(
         version,
         metadata={
             "version": version,
             "snapshot_id": training_snapshot["snapshot_id"],
+            "feature_view": f"{view.name} v{view.version}",
             "artifact_sha256": sha,
             "periods": dg.MetadataValue.json(evaluation["periods"]),
             "test_roc_auc": dg.MetadataValue.float(test_metrics["roc_auc"]),
@@ -172,7 +193,7 @@ def flight_disruption_model(
     )
 
 
-def _champion_on(connection, store: Path, split, training_snapshot: dict) -> dict | None:
+def _champion_on(connection, store: Path, split, training_snapshot: dict, view: FeatureView) -> dict | None:
     """The current champion's test ROC AUC on this challenger's test period when it reads the
     same features (a fair comparison); else the figure recorded at its own training."""
     from fti_assets.stateful import registry
@@ -185,10 +206,10 @@ def _champion_on(connection, store: Path, split, training_snapshot: dict) -> dic
     if row.fingerprint != training_snapshot["fingerprint"]:
         return {"version": version, "roc_auc": row.metrics["test"]["model"]["roc_auc"], "basis": "its own test period"}
     champion, _ = registry.load_model(connection, store, version)
-    scores = model.predict_proba(champion, split.test, VIEW)
+    scores = model.predict_proba(champion, split.test, view)
     return {
         "version": version,
-        "roc_auc": model.metrics(model.labels(split.test, VIEW), scores)["roc_auc"],
+        "roc_auc": model.metrics(model.labels(split.test, view), scores)["roc_auc"],
         "basis": "the challenger's test period",
     }
 
@@ -226,6 +247,38 @@ def champion_promotion(flight_disruption_model: int, warehouse: WarehouseResourc
         previous = registry.current_alias_version(connection, "champion")
         registry.set_alias(connection, "champion", flight_disruption_model, decision.message)
     return dg.MaterializeResult(metadata={"champion": flight_disruption_model, "previous": previous or 0, "reason": decision.message})
+
+
+class PromoteConfig(dg.Config):
+    """`version`: the model version to make champion (upgrade or rollback); `reason`: for the history."""
+
+    version: int
+    reason: str = ""
+
+
+@dg.op(pool=WAREHOUSE_POOL)
+def promote_model_version(context: dg.OpExecutionContext, config: PromoteConfig, warehouse: WarehouseResource):
+    """Point `champion` at the configured version, refused unless the live features match it."""
+    from fti_assets.training_pipeline import rollout
+
+    with warehouse.connect() as connection:
+        try:
+            done = rollout.promote(connection, _manifest(), config.version, config.reason)
+        except rollout.PromotionRefused as refused:
+            raise dg.Failure(str(refused)) from refused
+    context.log.info(f"champion: version {done.previous} -> {done.version} ({done.feature_view})")
+    # Recorded as a materialization of champion_promotion, so the UI shows scoring as stale.
+    yield dg.AssetMaterialization(
+        asset_key="champion_promotion",
+        metadata={"champion": done.version, "previous": done.previous or 0, "reason": done.reason,
+                  "feature_view": done.feature_view},
+    )
+    yield dg.Output(done.version)
+
+
+@dg.job(description="Set `champion` to a model version (upgrade or rollback), with the feature view it reads.")
+def promote_job():
+    promote_model_version()
 
 
 training_assets = [training_snapshot, flight_disruption_model, champion_promotion]

@@ -1,6 +1,5 @@
 """Batch predictions on a few replay days: what they contain, and the checks that guard them."""
 
-import datetime as dt
 import shutil
 
 import dagster as dg
@@ -8,34 +7,11 @@ import duckdb
 import pytest
 
 from fti_assets.inference_pipeline import predictions_table
-from fti_assets.runner import failure_messages, run_once, run_window
+from fti_assets.runner import failure_messages, run_window
 from fti_assets.stateful import registry
-from fti_assets.training_pipeline import model as training_model
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
-from tests.conftest import LAST
-
-# A model small enough to fit in seconds: train on days 1-3, validate on 4, test on 5.
-SMALL_MODEL = {"validation_days": 1, "test_days": 1, "max_iter": 30, "min_samples_leaf": 20, "min_category_frequency": 5}
-TRAINING_RUN = {"ops": {"training_snapshot": {"config": {"cutoff": str(LAST)}}, "flight_disruption_model": {"config": SMALL_MODEL}}}
-DAY = str(LAST)
-
-
-@pytest.fixture(scope="session")
-def scored(built, tmp_path_factory):
-    """The shared few-day warehouse, with a champion and the last day scored."""
-    root, env = built
-    folder = tmp_path_factory.mktemp("scored")
-    shutil.copy(root / "warehouse.duckdb", folder / "warehouse.duckdb")
-    env = {**env, "FTI_WAREHOUSE": str(folder / "warehouse.duckdb"), "FTI_MODEL_STORE": str(folder / "store")}
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            patch.setenv(key, value)
-        instance = dg.DagsterInstance.ephemeral()
-        trained = run_once("training_job", instance, TRAINING_RUN)
-        assert trained.success, failure_messages(trained)
-        inferred = run_window("inference_job", DAY, DAY, instance)
-        assert inferred.success, failure_messages(inferred)
-    return folder, env
+from fti_assets.training_pipeline import model as training_model
+from tests.conftest import DAY, LAST
 
 
 def query(folder, sql: str, params=None):

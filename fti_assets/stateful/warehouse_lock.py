@@ -1,0 +1,106 @@
+"""One writer at a time across processes: a file lock beside the warehouse.
+
+DuckDB lets one process write a file, and while it does no other process can open it, not
+even read-only (and a reader keeps writers out the same way). Dagster's `duckdb_writer` pool
+orders the writing steps of runs in one instance; this lock covers everything else: runs in
+another instance or an ephemeral one, asset checks outside the pool, `fti` commands, and the
+dbt subprocess (its asset holds the lock around the invocation). Writers take it exclusively
+and readers shared, so a process waits for the warehouse instead of failing on DuckDB's
+"Could not set lock" error. A process that holds the lock may take it again (nested uses
+are free); the operating system releases it when the process dies, even by SIGKILL.
+"""
+
+import fcntl
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+TIMEOUT_ENV = "FTI_WAREHOUSE_LOCK_TIMEOUT"
+DEFAULT_TIMEOUT_SECONDS = 3600.0
+POLL_SECONDS = 0.1
+
+
+class WarehouseBusy(TimeoutError):
+    """The warehouse stayed locked by another process for longer than the timeout."""
+
+
+def timeout_seconds() -> float:
+    return float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS))
+
+
+def lock_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + ".lock")
+
+
+# Locks this process holds: warehouse -> [file descriptor, exclusive, depth].
+_held: dict[Path, list] = {}
+_guard = threading.Lock()
+
+
+@contextmanager
+def hold(warehouse: Path, exclusive: bool, timeout: float | None = None) -> Iterator[None]:
+    """Hold the warehouse's lock (exclusive for a writer, shared for a reader) for the block."""
+    key = warehouse.resolve()
+    with _guard:
+        held = _held.get(key)
+        if held is not None:
+            if exclusive and not held[1]:
+                raise RuntimeError(
+                    f"this process reads {warehouse} and now asks to write it: close the read-only connection first"
+                )
+            held[2] += 1
+    if held is not None:
+        try:
+            yield
+        finally:
+            with _guard:
+                held[2] -= 1
+        return
+
+    path = lock_path(key)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _acquire(fd, key, exclusive, timeout_seconds() if timeout is None else timeout)
+        if exclusive:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()}: {' '.join(sys.argv)[:200]}\n".encode())
+        with _guard:
+            _held[key] = [fd, exclusive, 1]
+        try:
+            yield
+        finally:
+            with _guard:
+                del _held[key]
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _acquire(fd: int, warehouse: Path, exclusive: bool, timeout: float) -> None:
+    mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, mode)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(busy_message(warehouse, timeout)) from None
+            time.sleep(POLL_SECONDS)
+
+
+def busy_message(warehouse: Path, timeout: float, detail: str = "") -> str:
+    try:
+        holder = lock_path(warehouse).read_text().strip()
+    except OSError:
+        holder = ""
+    return (
+        f"The warehouse {warehouse} stayed busy for {timeout:.0f} s"
+        + (f" (last writer: {holder})" if holder else "")
+        + (f": {detail}" if detail else "")
+        + f". Wait for that run to finish and retry, or raise {TIMEOUT_ENV}. "
+        "Read the warehouse from another tool through `fti export` (files) rather than an open connection."
+    )

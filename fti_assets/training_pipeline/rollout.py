@@ -1,0 +1,71 @@
+"""Upgrade and rollback: point `champion` at a chosen model version, if the live features fit it.
+
+A model version names its feature view; scoring builds features with that view. Moving
+`champion` therefore moves the model and the feature version it reads together, and the
+fingerprint check refuses a version whose features are no longer what it was trained on.
+"""
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import duckdb
+
+from fti_assets.inference_pipeline.scoring import FeatureMismatch, check_fingerprint
+from fti_assets.stateful import registry
+
+ALIAS = "champion"
+
+
+class PromotionRefused(RuntimeError):
+    """The requested version does not exist, or the live features do not match it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Promotion:
+    version: int
+    previous: int | None
+    feature_view: str
+    reason: str
+
+
+def compatible_versions(connection: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any]) -> list[int]:
+    """The registered model versions whose fingerprint the live features match."""
+    if not registry._exists(connection):
+        return []
+    compatible = []
+    for (version,) in connection.sql(f"select version from {registry.SCHEMA}.model_versions order by version").fetchall():
+        try:
+            check_fingerprint(registry.get_version(connection, version), manifest)
+        except (FeatureMismatch, LookupError):
+            continue
+        compatible.append(version)
+    return compatible
+
+
+def promote(
+    connection: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any], version: int, reason: str = ""
+) -> Promotion:
+    """Set `champion` to `version` (recorded in registry.alias_history) after checking it can score."""
+    try:
+        model = registry.get_version(connection, version)
+    except LookupError:
+        known = connection.sql(
+            f"select list(version order by version) from {registry.SCHEMA}.model_versions"
+        ).fetchall()[0][0] if registry._exists(connection) else None
+        raise PromotionRefused(
+            f"no model version {version} in {registry.SCHEMA}.model_versions; registered: {known or 'none'}"
+        ) from None
+    try:
+        view = check_fingerprint(model, manifest)
+    except (FeatureMismatch, LookupError) as mismatch:
+        others = [v for v in compatible_versions(connection, manifest) if v != version]
+        instead = (
+            f"the live features match model version(s) {', '.join(map(str, others))}"
+            if others else "no registered model version matches the live features: retrain"
+        )
+        raise PromotionRefused(f"model version {version} cannot be champion: {mismatch} ({instead})") from mismatch
+    previous = registry.current_alias_version(connection, ALIAS)
+    reason = reason or f"set by hand from version {previous}"
+    registry.set_alias(connection, ALIAS, version, reason)
+    return Promotion(version, previous, f"{view.name} v{view.version}", reason)
