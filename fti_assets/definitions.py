@@ -3,10 +3,10 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from fti_assets.automation import daily_replay_schedule, retrain_on_degradation
 from fti_assets.dbt.assets import dbt_models
 from fti_assets.dbt.project import dbt_executable, dbt_project
 from fti_assets.feature_pipeline.ingestion import raw_assets
-from fti_assets.automation import daily_replay_schedule, retrain_on_degradation
 from fti_assets.inference_pipeline.assets import inference_assets
 from fti_assets.jobs import daily_replay_job, feature_job, inference_job
 from fti_assets.resources import ModelStoreResource, WarehouseResource
