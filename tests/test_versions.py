@@ -11,15 +11,17 @@ import shutil
 import dagster as dg
 import duckdb
 import pytest
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from fti_assets import settings
 from fti_assets.cli import main as fti
 from fti_assets.dbt.code_versions import node_code_version
 from fti_assets.dbt.project import ensure_manifest
+from fti_assets.definitions import defs
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V2
 from fti_assets.feature_views.view import fingerprint
 from fti_assets.inference_pipeline import assets as inference_assets
-from fti_assets.runner import failure_messages, run_once, run_window
+from fti_assets.runner import failure_messages, run_once
 from fti_assets.training_pipeline import rollout
 from tests.conftest import DAY, SMALL_MODEL
 
@@ -28,6 +30,14 @@ TRAINING_RUN_V2 = {"ops": {
     "flight_disruption_model": {"config": SMALL_MODEL},
 }}
 MACRO = "macro.fti.trailing_outcome_windows"
+
+
+def score_day(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """batch_predictions for DAY alone: the monitoring models are not what these tests guard."""
+    return defs.get_job_def("inference_job").execute_in_process(
+        instance=instance, tags={PARTITION_NAME_TAG: DAY}, raise_on_error=False,
+        asset_selection=[dg.AssetKey(["inference", "batch_predictions"])],
+    )
 
 
 def query(warehouse, sql: str, params=None) -> list[tuple]:
@@ -116,7 +126,7 @@ def test_inference_refuses_a_model_whose_features_changed(scored_copy, manifest,
     before = query(scored_copy, "select * from inference.predictions order by all")
     monkeypatch.setattr(inference_assets, "live_manifest", lambda: edited(manifest, macro=MACRO))
 
-    result = run_window("inference_job", DAY, DAY, dg.DagsterInstance.ephemeral())
+    result = score_day(dg.DagsterInstance.ephemeral())
 
     assert not result.success
     message = "\n".join(failure_messages(result))
@@ -136,12 +146,12 @@ def test_rollback_rescoring_reproduces_earlier_predictions_bit_for_bit(scored_co
     trained = run_once("training_job", instance, TRAINING_RUN_V2)  # the gate may or may not promote it
     assert query(scored_copy, "select version, feature_view_version from registry.model_versions order by 1") == [(1, 1), (2, 2)], failure_messages(trained)
     fti(["promote", "--version", "2", "--reason", "upgrade to route history v2"])
-    upgraded = run_window("inference_job", DAY, DAY, instance)
+    upgraded = score_day(instance)
     assert upgraded.success, failure_messages(upgraded)
     assert query(scored_copy, "select distinct feature_view_version from inference.predictions where model_version = 2") == [(2,)]
 
     fti(["promote", "--version", "1", "--reason", "rollback"])
-    rolled_back = run_window("inference_job", DAY, DAY, instance)
+    rolled_back = score_day(instance)
 
     assert rolled_back.success, failure_messages(rolled_back)
     assert len(model_a) > 0 and model_predictions(scored_copy, 1) == model_a
@@ -157,7 +167,7 @@ def test_promoting_an_unknown_version_fails_clearly(scored_copy):
     result = run_once("promote_job", dg.DagsterInstance.ephemeral(),
                       {"ops": {"promote_model_version": {"config": {"version": 99}}}})
     assert not result.success and "no model version 99" in failure_messages(result)[0]
-    assert query(scored_copy, "select version from registry.alias_history where valid_to is null") == [(1,)]
+    assert query(scored_copy, "select version from registry.alias_history where alias = 'champion' and valid_to is null") == [(1,)]
 
 
 def lineage_sql() -> str:

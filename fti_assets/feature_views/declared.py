@@ -33,7 +33,9 @@ ROUTE_HISTORY_V2 = FeatureGroupRef(
     columns=tuple(
         f"route_{m}_{w}"
         for w in ("3d", "7d", "28d")
-        for m in ("flights", "smoothed_disruption_rate", "mean_arr_delay_minutes", "mean_dep_delay_minutes")
+        for m in (
+            "flights", "disruption_rate", "smoothed_disruption_rate", "mean_arr_delay_minutes", "mean_dep_delay_minutes",
+        )
     ),
     ttl=dt.timedelta(days=2),
 )
