@@ -23,7 +23,12 @@ def tables(scored):
     with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as connection:
         snapshot = connection.sql("select table_name from training.snapshots").fetchall()[0][0]
         return {
-            "training": connection.sql(f"select * from {snapshot} using sample {SAMPLE} rows (reservoir, 7)").df(),
+            # The snapshot keeps join keys out of its columns: take each flight's plane from the spine.
+            "training": connection.sql(
+                f"""select sample.*, spine.tailnum
+                from (select * from {snapshot} using sample {SAMPLE} rows (reservoir, 7)) as sample
+                join features.flight_spine_v1 as spine using (flight_id)"""
+            ).df(),
             "flights": connection.sql("select * from raw.flights").df(),
             "weather": connection.sql("select * from raw.weather").df(),
         }
