@@ -31,8 +31,16 @@ def run_once(job_name: str, instance: dg.DagsterInstance, run_config: dict | Non
 
 def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
     """The error of every failed step, as a user should read it."""
-    return [
-        event.step_failure_data.error.message
+    # Steps that fail for one reason (five raw tables, one bad path) say it once.
+    return list(dict.fromkeys(
+        _readable(event.step_failure_data.error)
         for event in result.all_events
         if event.is_step_failure and event.step_failure_data.error
-    ]
+    ))
+
+
+def _readable(error) -> str:
+    """An exception raised by an asset arrives wrapped in Dagster's step error: show its own message."""
+    while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+        error = error.cause
+    return error.message.strip()

@@ -37,6 +37,11 @@ def render() -> str:
     with connect(path, read_only=True) as connection:
         lines = [f"Warehouse: {path}", ""]
         lines += [f"  {schema}.{table:<44} {rows:>10,} rows" for schema, table, rows in table_counts(connection)]
+        if not connection.sql(
+            "select 1 from information_schema.tables where table_schema = 'inference' and table_name = 'predictions'"
+        ).fetchall():
+            lines += ["", "No model has been trained or scored yet: run `fti main` (or the training_job, then the inference_job)."]
+            return "\n".join(lines)
         champion = connection.sql(
             """select v.version, v.metrics->>'$.test.model.roc_auc', v.metrics->>'$.test.baseline.roc_auc'
             from registry.model_versions v join registry.alias_history a
@@ -49,6 +54,6 @@ def render() -> str:
             lines += ["", f"{title}:", sql.strip(), "", str(connection.sql(sql))]
     lines += [
         "Run your own SQL through dbt's profile:  cd dbt_project && ../.venv/bin/dbt show --inline \"select ...\"",
-        f"or read-only from Python:  duckdb.connect('{path}', read_only=True)",
+        "or export tables to Parquet and query the files (never blocks a run):  fti export inference.predictions",
     ]
     return "\n".join(lines)

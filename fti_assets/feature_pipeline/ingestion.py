@@ -3,7 +3,7 @@
 import dagster as dg
 
 from fti_assets.feature_pipeline import raw_tables
-from fti_assets.feature_pipeline.source_files import read_source
+from fti_assets.feature_pipeline.source_files import read_source, read_source_days
 from fti_assets.partitions import partition_dates, replay_days
 from fti_assets.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -21,7 +21,7 @@ def _daily_raw_asset(table: raw_tables.RawTable) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         start, end = partition_dates(context)
-        rows = raw_tables.rows_for_days(read_source(table.name), start, end)
+        rows = raw_tables.rows_for_days(read_source_days(table.name, start, end), start, end)
         with warehouse.connect() as connection:
             written = raw_tables.replace_days(connection, table, rows, start, end)
         return dg.MaterializeResult(

@@ -37,14 +37,38 @@ def save(model: Any, store: Path) -> tuple[str, str]:
     digest = sha256(data)
     name = f"{digest}.skops"
     store.mkdir(parents=True, exist_ok=True)
+    remove_abandoned_saves(store)
     if not (store / name).exists():
-        with tempfile.NamedTemporaryFile(dir=store, prefix=".saving-", delete=False) as handle:
+        with tempfile.NamedTemporaryFile(dir=store, prefix=f".saving-{os.getpid()}-", delete=False) as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600: readable like any artifact
         os.replace(handle.name, store / name)
     return digest, name
+
+
+def remove_abandoned_saves(store: Path) -> list[Path]:
+    """Delete the temp files of saves whose process died before the rename (a killed run).
+    They are never read as models (only `<sha256>.skops` names are), but they take space."""
+    removed = []
+    for path in store.glob(".saving-*"):
+        pid = path.name.split("-")[1]
+        if pid.isdigit() and _process_alive(int(pid)):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def load(store: Path, name: str, expected_sha256: str) -> Any:

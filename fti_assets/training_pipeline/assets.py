@@ -97,6 +97,13 @@ def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig,
         raise dg.Failure(str(unknown)) from unknown
     manifest = _manifest()
     with warehouse.connect() as connection:
+        if not connection.execute(
+            "select 1 from information_schema.tables where table_schema = 'features' and table_name = ?", [view.spine_relation]
+        ).fetchall():
+            raise dg.Failure(
+                f"features.{view.spine_relation} does not exist in {warehouse.resolved_path}: "
+                "run the feature_job first (`fti main` runs every pipeline)"
+            )
         cutoff = (
             dt.date.fromisoformat(config.cutoff) if config.cutoff
             else connection.sql(f"select max(scheduled_dep_date) from features.{view.spine_relation}").fetchall()[0][0]

@@ -1,0 +1,47 @@
+"""The benchmark suite's smallest configuration runs and reports every figure (not their values)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.run_all import PEAK_STAGES, ROWS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_suite_reports_every_figure(tmp_path):
+    output = tmp_path / "quick.json"
+    completed = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "run_all.py"), "--quick",
+         "--json", str(output), "--workdir", str(tmp_path / "work")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+
+    report = json.loads(output.read_text())
+    scale = report["scales"]["1"]
+    # --quick leaves out the main job (it alone takes minutes); it must say so, with a reason.
+    assert scale["skipped"].keys() == {"main_job"}, scale["skipped"]
+    main_job_figures = {name for name, stage, *_ in ROWS if stage == "main_job"}
+    for name, stage, _key, _unit, _label in ROWS:
+        if name in main_job_figures:
+            assert name not in scale["figures"]
+            continue
+        figure = scale["figures"].get(name)
+        assert figure is not None, f"figure {name} missing"
+        assert set(figure) == {"median", "min", "max", "n"} and figure["n"] == 1
+    for stage in PEAK_STAGES:
+        assert stage == "main_job" or scale["peak_rss_mib"].get(stage, 0) > 0, f"no peak memory for {stage}"
+    assert {c["target"] for c in report["targets"] if c["scale"] == "1"} >= {
+        "snapshot build within 1.2x of hand-written ASOF query",
+        "batch scoring (one day) within 1.2x of predict_proba",
+    }
+    assert all(c["status"] in {"PASS", "FAIL", "NOT RUN"} for c in report["targets"])
+    assert report["markdown"].startswith("| stage | 1x |")
+
+    # The printed table: one line per figure, the targets and the JSON path.
+    for _name, _stage, _key, _unit, label in ROWS:
+        assert label in completed.stdout, f"table row {label!r} not printed"
+    assert "targets:" in completed.stdout
+    assert f"JSON: {output}" in completed.stdout
