@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -79,3 +79,13 @@ def scored(built, tmp_path_factory):
         inferred = run_window("inference_job", DAY, DAY, instance)
         assert inferred.success, failure_messages(inferred)
     return folder, env
+
+
+@pytest.fixture
+def scored_copy(scored, tmp_path, monkeypatch):
+    """A private copy of the scored warehouse and model store (champion: version 1, on view v1)."""
+    folder, env = scored
+    shutil.copytree(folder, tmp_path / "scored")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value.replace(str(folder), str(tmp_path / "scored")))
+    return tmp_path / "scored" / "warehouse.duckdb"

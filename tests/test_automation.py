@@ -1,6 +1,5 @@
 """Each schedule and sensor, evaluated on a temporary instance, requests a run that succeeds."""
 
-import shutil
 
 import dagster as dg
 import duckdb
@@ -14,12 +13,8 @@ from tests.conftest import SMALL_MODEL
 
 
 @pytest.fixture
-def replay(scored, tmp_path, monkeypatch):
-    """A private copy of the scored warehouse, model store and a fresh instance."""
-    folder, env = scored
-    shutil.copytree(folder, tmp_path / "copy")
-    for key, value in env.items():
-        monkeypatch.setenv(key, value.replace(str(folder), str(tmp_path / "copy")))
+def replay(scored_copy):
+    """A private copy of the scored warehouse and model store, and a fresh instance."""
     with dg.instance_for_test() as instance:
         yield instance
 

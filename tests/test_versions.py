@@ -6,7 +6,6 @@ brings back the old model with its own features and its own predictions, bit for
 import copy
 import json
 import re
-import shutil
 
 import dagster as dg
 import duckdb
@@ -64,16 +63,6 @@ def edited(manifest: dict, *, model: str | None = None, macro: str | None = None
     if macro:
         changed["macros"][macro]["macro_sql"] = changed["macros"][macro]["macro_sql"].replace("rows between", "rows  between")
     return changed
-
-
-@pytest.fixture
-def scored_copy(scored, tmp_path, monkeypatch):
-    """A private copy of the scored warehouse and model store (champion: version 1, on view v1)."""
-    folder, env = scored
-    shutil.copytree(folder, tmp_path / "scored")
-    for key, value in env.items():
-        monkeypatch.setenv(key, value.replace(str(folder), str(tmp_path / "scored")))
-    return tmp_path / "scored" / "warehouse.duckdb"
 
 
 def test_two_route_history_versions_live_side_by_side(built):

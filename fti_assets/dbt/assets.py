@@ -68,7 +68,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
                     details = failures.describe(failed, connection)
                 raise dg.Failure(
                     description="dbt build failed; nothing downstream of the failed nodes was built.\n"
-                    + (details or invocation.get_error() and str(invocation.get_error()) or "see the dbt logs")
+                    + (details or str(invocation.get_error() or "see the dbt logs"))
                 )
         finally:
             shutil.rmtree(invocation.target_path, ignore_errors=True)

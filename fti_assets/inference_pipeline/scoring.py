@@ -13,8 +13,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from fti_assets.feature_views.declared import view_named
 from fti_assets.stateful.registry import ModelVersion
-from fti_assets.feature_views import declared as feature_views
 from fti_assets.feature_views.view import (
     FeatureView, changed_parts, fingerprint, fingerprint_parts, model_inputs, point_in_time_sql,
 )
@@ -26,17 +26,9 @@ class FeatureMismatch(RuntimeError):
     """The live features are not the ones the model was trained with."""
 
 
-def declared_view(name: str, version: int) -> FeatureView:
-    """The feature view a registry row names, from the declarations in code."""
-    for value in vars(feature_views).values():
-        if isinstance(value, FeatureView) and (value.name, value.version) == (name, version):
-            return value
-    raise LookupError(f"feature view {name} v{version} is not declared in {feature_views.__name__}")
-
-
 def check_fingerprint(model: ModelVersion, manifest: Mapping[str, Any]) -> FeatureView:
     """The model's feature view, after checking that the live features still match it."""
-    view = declared_view(model.feature_view, model.feature_view_version)
+    view = view_named(f"{model.feature_view}_v{model.feature_view_version}")
     try:
         live = fingerprint(view, manifest)
     except KeyError as missing:

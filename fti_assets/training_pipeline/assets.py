@@ -149,10 +149,8 @@ def flight_disruption_model(
     from fti_assets.stateful import registry
     from fti_assets.training_pipeline import model, snapshot
 
-    from fti_assets.inference_pipeline.scoring import declared_view
-
     # The snapshot's own view: the model reads exactly the features its snapshot was built with.
-    view = declared_view(training_snapshot["feature_view"], training_snapshot["feature_view_version"])
+    view = view_named(f"{training_snapshot['feature_view']}_v{training_snapshot['feature_view_version']}")
     training = model.TrainingConfig(**config.model_dump())
     with warehouse.connect() as connection:
         frame = snapshot.read_snapshot(connection, training_snapshot["table_name"], view)

@@ -16,7 +16,7 @@ from fti_assets import settings
 from fti_assets.export import export_tables
 from fti_assets.stateful import warehouse_lock
 from fti_assets.stateful.warehouse import connect
-from tests.conftest import DAY, LAST, TRAINING_RUN
+from tests.conftest import DAY, TRAINING_RUN
 
 RUN_SCRIPT = textwrap.dedent("""
     import json, sys, warnings
