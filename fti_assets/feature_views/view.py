@@ -77,9 +77,10 @@ def _unique(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def point_in_time_sql(view: FeatureView, spine_sql: str) -> str:
+def point_in_time_sql(view: FeatureView, spine_sql: str, carried: tuple[str, ...] = ()) -> str:
     """SELECT of one row per spine row: keys, prediction time, spine features, the label when
-    the spine has it, and every group column as known at the prediction time.
+    the spine has it, the `carried` spine columns (not features), and every group column as
+    known at the prediction time.
 
     Per group, `ASOF LEFT JOIN` takes the latest row with event time <= prediction time (an
     event at exactly the prediction time is known); a row older than the TTL is nulled out,
@@ -89,7 +90,8 @@ def point_in_time_sql(view: FeatureView, spine_sql: str) -> str:
     spine_columns = _unique([*view.keys, *view.spine_features])
     # COLUMNS(...) passes the label through only when the spine has it (inference spines do
     # not); the prediction time is always there, so the selection is never empty.
-    passthrough = f"columns(lambda c: c in ('{view.prediction_time}', '{view.label}'))"
+    passed = ", ".join(f"'{c}'" for c in (view.prediction_time, view.label, *carried))
+    passthrough = f"columns(lambda c: c in ({passed}))"
     group_columns, joins, fresh_columns = [], [], []
     for i, group in enumerate(view.groups):
         g = f"g{i}"

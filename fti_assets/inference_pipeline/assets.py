@@ -70,25 +70,23 @@ def batch_predictions(
             )
             raise dg.Failure(str(mismatch)) from mismatch
         pipeline, model = registry.load_model(connection, model_store.resolved_path, model.version)
-        rows = scoring.feature_rows(connection, view, start, end)
-        scored = scoring.score(
-            rows, pipeline, model, view, config.threshold,
+        _ensure_baseline(connection, model, view)
+        scored = scoring.score_window(
+            connection, pipeline, model, view, start, end, config.threshold,
             scored_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), run_id=context.run_id,
         )
-        _ensure_baseline(connection, model, view)
-        predictions_table.replace_days(connection, scored.predictions, scored.features, start, end, model.version)
         coverage = predictions_table.coverage_problems(connection, view.spine_relation, start, end, model.version)
         probabilities = predictions_table.probability_problems(connection, start, end, model.version)
 
     yield dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(scored.predictions),
+            "dagster/row_count": scored.flights,
             "model_version": model.version,
             "fingerprint": model.fingerprint,
             "feature_view": f"{view.name} v{view.version}",
             "days": f"{start} .. {end}",
-            "mean_probability": dg.MetadataValue.float(float(scored.predictions["probability"].mean()) if len(rows) else 0.0),
-            "predicted_disrupted": int(scored.predictions["predicted_disrupted"].sum()),
+            "mean_probability": dg.MetadataValue.float(scored.mean_probability or 0.0),
+            "predicted_disrupted": scored.predicted_disrupted,
         }
     )
     yield dg.AssetCheckResult(
@@ -98,7 +96,7 @@ def batch_predictions(
     )
     yield dg.AssetCheckResult(
         check_name=COVERAGE_CHECK, passed=not coverage,
-        description="; ".join(coverage[:20]) or f"{len(scored.predictions)} flights, each scored once",
+        description="; ".join(coverage[:20]) or f"{scored.flights} flights, each scored once",
     )
     yield dg.AssetCheckResult(
         check_name=PROBABILITY_CHECK, passed=not probabilities,

@@ -4,7 +4,9 @@ A day is replaced whole inside one transaction, so a reader sees the old day or 
 never half of either, and a re-run never doubles a day.
 """
 
+import contextlib
 import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
 
 import duckdb
 import pandas as pd
@@ -34,13 +36,12 @@ DDL = (
         scored_at timestamp not null,
         dagster_run_id varchar
     )""",
-    # The inputs each prediction saw, long format: numeric features only (drift is measured on them).
+    # The numeric inputs each prediction saw, one row per flight and model version: a column per
+    # feature, added when a model first reads it (NULL where a model does not read it).
     f"""create table if not exists {SCHEMA}.scored_features (
         flight_id varchar not null,
         scheduled_dep_date date not null,
-        model_version integer not null,
-        feature varchar not null,
-        value double
+        model_version integer not null
     )""",
     # Per model version: decile bins of each numeric feature over its training rows.
     f"""create table if not exists {SCHEMA}.feature_baselines (
@@ -57,30 +58,58 @@ DDL = (
 def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
     for statement in DDL:
         connection.sql(statement)
+    _widen_long_scored_features(connection)
 
 
-def replace_days(
+def _widen_long_scored_features(connection: duckdb.DuckDBPyConnection) -> None:
+    """Warehouses written by 0.1 kept scored features long (one row per feature): pivot
+    them into the wide table once, in one transaction, so no stored input is lost."""
+    columns = {name for (name,) in connection.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = 'scored_features'",
+        [SCHEMA],
+    ).fetchall()}
+    if not {"feature", "value"} <= columns:
+        return
+    with transaction(connection):
+        connection.sql(f"alter table {SCHEMA}.scored_features rename to scored_features_long")
+        connection.sql(
+            f"create table {SCHEMA}.scored_features as "
+            f"pivot {SCHEMA}.scored_features_long on feature using first(value) "
+            "group by flight_id, scheduled_dep_date, model_version"
+        )
+        connection.sql(f"drop table {SCHEMA}.scored_features_long")
+
+
+@contextlib.contextmanager
+def window_writer(
     connection: duckdb.DuckDBPyConnection,
-    predictions: pd.DataFrame,
-    features: pd.DataFrame,
     start: dt.date,
     end: dt.date,
     model_version: int,
-) -> None:
-    """Replace the model version's rows for days start..end, in one transaction."""
+    features: Sequence[str],
+) -> Iterator[Callable[[pd.DataFrame, pd.DataFrame], None]]:
+    """Replace the model version's rows for days start..end: the old rows go and the frames
+    given to `write(predictions, scored_features)` come in, all in one transaction."""
     ensure_schema(connection)
-    connection.register("new_predictions", predictions)
-    connection.register("new_features", features)
+
+    def write(predictions: pd.DataFrame, scored_features: pd.DataFrame) -> None:
+        connection.register("new_predictions", predictions)
+        connection.register("new_features", scored_features)
+        connection.sql(f"insert into {SCHEMA}.predictions by name select * from new_predictions")
+        connection.sql(f"insert into {SCHEMA}.scored_features by name select * from new_features")
+
     try:
         with transaction(connection):
+            for feature in features:
+                connection.sql(f'alter table {SCHEMA}.scored_features add column if not exists "{feature}" double')
             for table in ("predictions", "scored_features"):
                 connection.execute(
                     f"delete from {SCHEMA}.{table} where model_version = ? and scheduled_dep_date between ? and ?",
                     [model_version, start, end],
                 ).fetchall()
-            connection.sql(f"insert into {SCHEMA}.predictions by name select * from new_predictions")
-            connection.sql(f"insert into {SCHEMA}.scored_features by name select * from new_features")
+            yield write
     finally:
+        # After the transaction ends: DuckDB refuses even this inside an aborted one.
         connection.unregister("new_predictions")
         connection.unregister("new_features")
 

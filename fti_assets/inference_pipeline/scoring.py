@@ -6,20 +6,23 @@ and only after the live view's fingerprint matches the one the model was trained
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from fti_assets.feature_views.declared import view_named
+from fti_assets.inference_pipeline import predictions_table
 from fti_assets.stateful.registry import ModelVersion
 from fti_assets.feature_views.view import (
     FeatureView, changed_parts, fingerprint, fingerprint_parts, model_inputs, point_in_time_sql,
 )
 
 BASELINE_BINS = 10
+T = TypeVar("T")
 
 
 class FeatureMismatch(RuntimeError):
@@ -53,9 +56,15 @@ def check_fingerprint(model: ModelVersion, manifest: Mapping[str, Any]) -> Featu
     return view
 
 
+# What every prediction row records about its flight beside the model's inputs.
+FLIGHT_CONTEXT = ("flight_id", "scheduled_dep_date", "scheduled_dep_at", "carrier", "origin", "dest")
+# Rows per scoring chunk: big enough that per-call costs vanish, small enough to hold two.
+CHUNK_ROWS = 50_000
+
+
 def day_spine_sql(view: FeatureView, start: dt.date, end: dt.date) -> str:
     """The flights scheduled on start..end, without their labels: inference never reads them."""
-    columns = dict.fromkeys([*view.keys, *view.spine_features, view.prediction_time, "scheduled_dep_at", "carrier", "origin", "dest"])
+    columns = dict.fromkeys([*view.keys, *view.spine_features, view.prediction_time, *FLIGHT_CONTEXT])
     for group in view.groups:
         columns.update(dict.fromkeys(s for s, _ in group.join_keys))
     return (
@@ -65,17 +74,45 @@ def day_spine_sql(view: FeatureView, start: dt.date, end: dt.date) -> str:
 
 
 def feature_rows(connection: duckdb.DuckDBPyConnection, view: FeatureView, start: dt.date, end: dt.date) -> pd.DataFrame:
-    spine = day_spine_sql(view, start, end)
-    rows = connection.sql(
-        f"""
-        with features as ({point_in_time_sql(view, spine)})
-        select features.*, spine.scheduled_dep_at
-        from features join ({spine}) as spine using (flight_id)
-        order by flight_id
-        """
-    ).df()
+    """The view's rows for the flights of start..end, with the flight context predictions record."""
+    carried = tuple(c for c in FLIGHT_CONTEXT if c not in (*view.keys, *view.spine_features))
+    rows = connection.sql(point_in_time_sql(view, day_spine_sql(view, start, end), carried)).arrow().read_all().to_pandas()
     rows[list(view.numeric_features)] = rows[list(view.numeric_features)].astype("float64")
     return rows
+
+
+def day_chunks(
+    connection: duckdb.DuckDBPyConnection, spine_relation: str, start: dt.date, end: dt.date, chunk_rows: int = CHUNK_ROWS
+) -> list[tuple[dt.date, dt.date]]:
+    """start..end cut into runs of whole days holding about `chunk_rows` scheduled flights each."""
+    days = connection.execute(
+        f"select scheduled_dep_date, count(*) from features.{spine_relation} "
+        "where scheduled_dep_date between ? and ? group by 1 order by 1",
+        [start, end],
+    ).fetchall()
+    chunks, first, rows = [], None, 0
+    for day, flights in days:
+        first, rows = first or day, rows + flights
+        if rows >= chunk_rows:
+            chunks.append((first, day))
+            first, rows = None, 0
+    if first is not None:
+        chunks.append((first, days[-1][0]))
+    return chunks
+
+
+def read_ahead(read: Callable[[T], pd.DataFrame], items: Iterable[T]) -> Iterator[pd.DataFrame]:
+    """read(item) for each item, the next one read in a background thread while the caller
+    works on the current one: DuckDB and predict_proba release the GIL, so they overlap."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for item in items:
+            ahead = pool.submit(read, item)
+            if pending is not None:
+                yield pending.result()
+            pending = ahead
+        if pending is not None:
+            yield pending.result()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,37 +130,66 @@ def score(
     scored_at: dt.datetime,
     run_id: str | None,
 ) -> Scored:
-    """Predictions with their lineage, and the numeric inputs they saw (long format)."""
+    """Predictions with their lineage, and the numeric inputs they saw (one row per flight)."""
     # The same conversion training used, so both feed the pipeline identical frames.
     probability = pipeline.predict_proba(model_inputs(rows, view))[:, 1] if len(rows) else np.array([])
-    predictions = pd.DataFrame(
-        {
-            "flight_id": rows["flight_id"],
-            "scheduled_dep_date": rows["scheduled_dep_date"],
-            "scheduled_dep_at": rows["scheduled_dep_at"],
-            "prediction_at": rows[view.prediction_time],
-            "carrier": rows["carrier"],
-            "origin": rows["origin"],
-            "dest": rows["dest"],
-            "probability": probability.astype("float64"),
-            "predicted_disrupted": probability >= threshold,
-            "threshold": threshold,
-            "model_version": model.version,
-            "feature_view": view.name,
-            "feature_view_version": view.version,
-            "fingerprint": model.fingerprint,
-            "snapshot_id": model.snapshot_id,
-            "scored_at": scored_at,
-            "dagster_run_id": run_id,
-        }
+    predictions = rows[list(FLIGHT_CONTEXT)].assign(
+        prediction_at=rows[view.prediction_time],
+        probability=probability.astype("float64"),
+        predicted_disrupted=probability >= threshold,
+        threshold=threshold,
+        model_version=model.version,
+        feature_view=view.name,
+        feature_view_version=view.version,
+        fingerprint=model.fingerprint,
+        snapshot_id=model.snapshot_id,
+        scored_at=scored_at,
+        dagster_run_id=run_id,
     )
-    features = rows.melt(
-        id_vars=["flight_id", "scheduled_dep_date"],
-        value_vars=list(view.numeric_features),
-        var_name="feature",
-        value_name="value",
-    ).assign(model_version=model.version)
+    features = rows[["flight_id", "scheduled_dep_date", *view.numeric_features]].assign(model_version=model.version)
     return Scored(predictions, features)
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowScored:
+    flights: int
+    predicted_disrupted: int
+    mean_probability: float | None
+
+
+def score_window(
+    connection: duckdb.DuckDBPyConnection,
+    pipeline: Any,
+    model: ModelVersion,
+    view: FeatureView,
+    start: dt.date,
+    end: dt.date,
+    threshold: float,
+    scored_at: dt.datetime,
+    run_id: str | None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> WindowScored:
+    """Score every flight of start..end and replace the window's predictions in one transaction.
+
+    Whole days are scored in chunks: the next chunk's point-in-time query runs while the model
+    scores the current one, so reading features hides behind predict_proba, and memory holds
+    two chunks whatever the window's length.
+    """
+    chunks = day_chunks(connection, view.spine_relation, start, end, chunk_rows)
+    reader = connection.cursor()  # its own connection to the database: safe in the reading thread
+    flights = disrupted = 0
+    probability_sum = 0.0
+    try:
+        with predictions_table.window_writer(connection, start, end, model.version, view.numeric_features) as write:
+            for rows in read_ahead(lambda days: feature_rows(reader, view, *days), chunks):
+                scored = score(rows, pipeline, model, view, threshold, scored_at, run_id)
+                write(scored.predictions, scored.features)
+                flights += len(rows)
+                disrupted += int(scored.predictions["predicted_disrupted"].sum())
+                probability_sum += float(scored.predictions["probability"].sum())
+    finally:
+        reader.close()
+    return WindowScored(flights, disrupted, probability_sum / flights if flights else None)
 
 
 def baseline_bins(training_rows: pd.DataFrame, view: FeatureView, model_version: int) -> pd.DataFrame:

@@ -81,7 +81,8 @@ WORK = {
         with connect(warehouse) as connection:
             predictions = connection.sql("select * from inference.predictions").df()
             features = connection.sql("select * from inference.scored_features").df()
-            predictions_table.replace_days(connection, predictions.assign(probability=predictions.probability / 2), features, day, day, 1)
+            with predictions_table.window_writer(connection, day, day, 1, list(features.columns[3:])) as write:
+                write(predictions.assign(probability=predictions.probability / 2), features)
     """),
 }
 
@@ -116,9 +117,8 @@ def _write(case: str, warehouse: Path, store: Path, scored_store: Path) -> None:
         with connect(warehouse) as connection:
             predictions = connection.sql("select * from inference.predictions").df()
             features = connection.sql("select * from inference.scored_features").df()
-            predictions_table.replace_days(
-                connection, predictions.assign(probability=predictions.probability / 2), features, LAST, LAST, 1
-            )
+            with predictions_table.window_writer(connection, LAST, LAST, 1, list(features.columns[3:])) as write:
+                write(predictions.assign(probability=predictions.probability / 2), features)
 
 
 def _state(warehouse: Path, store: Path) -> dict:

@@ -1,5 +1,9 @@
+-- Stored one row per flight with a column per feature; measured one row per flight and feature.
 with scored as (
-    select * from {{ source('inference', 'scored_features') }}
+    from {{ source('inference', 'scored_features') }}
+    unpivot include nulls (
+        value for feature in (columns(* exclude (flight_id, scheduled_dep_date, model_version)))
+    )
 ),
 
 baselines as (

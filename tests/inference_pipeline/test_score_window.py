@@ -1,0 +1,103 @@
+"""The chunked scorer: chunks change nothing but speed and memory, and a window is all or nothing."""
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
+from fti_assets.inference_pipeline import predictions_table, scoring
+from fti_assets.stateful import registry
+from tests.conftest import FIRST, LAST
+
+SCORED_AT = dt.datetime(2013, 1, 6)
+
+
+def score(connection, folder, chunk_rows: int, pipeline=None) -> scoring.WindowScored:
+    loaded, model = registry.load_model(connection, folder / "store", "champion")
+    return scoring.score_window(
+        connection, loaded if pipeline is None else pipeline, model, VIEW, FIRST, LAST, 0.5, SCORED_AT, None, chunk_rows=chunk_rows
+    )
+
+
+def stored(connection) -> tuple[list, list]:
+    return (
+        connection.sql("select * from inference.predictions order by flight_id").fetchall(),
+        connection.sql("select * from inference.scored_features order by flight_id").fetchall(),
+    )
+
+
+def test_chunks_are_runs_of_whole_days_covering_the_window(scored_copy):
+    with duckdb.connect(str(scored_copy), read_only=True) as connection:
+        per_day = dict(connection.execute(
+            "select scheduled_dep_date, count(*) from features.flight_spine_v1 group by 1"
+        ).fetchall())
+        chunks = scoring.day_chunks(connection, VIEW.spine_relation, FIRST, LAST, chunk_rows=per_day[FIRST] + 1)
+    assert chunks[0][0] == FIRST and chunks[-1][1] == LAST
+    assert all(later[0] > earlier[1] for earlier, later in zip(chunks, chunks[1:]))
+    # The first day alone is under the chunk size, so the first chunk takes the second day too.
+    assert chunks[0] == (FIRST, FIRST + dt.timedelta(days=1))
+
+
+def test_chunked_scoring_stores_what_one_chunk_stores(scored_copy):
+    folder = scored_copy.parent
+    with duckdb.connect(str(scored_copy)) as connection:
+        whole = score(connection, folder, chunk_rows=10**9)
+        one_chunk = stored(connection)
+        chunked = score(connection, folder, chunk_rows=1)  # one day per chunk
+        assert stored(connection) == one_chunk
+        flights = connection.sql(
+            f"select count(*) from features.flight_spine_v1 where scheduled_dep_date between '{FIRST}' and '{LAST}'"
+        ).fetchall()[0][0]
+    assert (whole.flights, whole.predicted_disrupted) == (chunked.flights, chunked.predicted_disrupted)
+    assert whole.flights == flights == len(one_chunk[0])
+    assert whole.mean_probability == pytest.approx(chunked.mean_probability)
+
+
+def test_scored_features_are_one_row_per_flight_with_the_inputs_the_model_saw(scored_copy):
+    with duckdb.connect(str(scored_copy), read_only=True) as connection:
+        stored_inputs = connection.sql(
+            f"select flight_id, {', '.join(VIEW.numeric_features)} from inference.scored_features order by flight_id"
+        ).df()
+        rows = scoring.feature_rows(connection, VIEW, LAST, LAST).sort_values("flight_id", ignore_index=True)
+    assert stored_inputs["flight_id"].tolist() == rows["flight_id"].tolist()
+    assert stored_inputs.drop(columns="flight_id").equals(rows[list(VIEW.numeric_features)])
+
+
+class FailsOnSecondChunk:
+    """A model that scores one chunk, then breaks: the process dies mid-window."""
+
+    def __init__(self, pipeline):
+        self.pipeline, self.calls = pipeline, 0
+
+    def predict_proba(self, inputs):
+        self.calls += 1
+        if self.calls == 2:
+            raise RuntimeError("model broke on the second chunk")
+        return self.pipeline.predict_proba(inputs)
+
+
+def test_a_failure_mid_window_leaves_the_stored_window_untouched(scored_copy):
+    folder = scored_copy.parent
+    with duckdb.connect(str(scored_copy)) as connection:
+        before = stored(connection)
+        pipeline, _ = registry.load_model(connection, folder / "store", "champion")
+        with pytest.raises(RuntimeError, match="second chunk"):
+            score(connection, folder, chunk_rows=1, pipeline=FailsOnSecondChunk(pipeline))
+        assert stored(connection) == before
+
+
+def test_long_scored_features_of_earlier_versions_are_widened_without_loss():
+    with duckdb.connect() as connection:
+        connection.sql("create schema inference")
+        connection.sql("""create table inference.scored_features (flight_id varchar not null,
+            scheduled_dep_date date not null, model_version integer not null, feature varchar not null, value double)""")
+        connection.sql("""insert into inference.scored_features values
+            ('AA-1-JFK-2013-01-05', '2013-01-05', 1, 'temp_f', 31.5),
+            ('AA-1-JFK-2013-01-05', '2013-01-05', 1, 'precip_inches', null),
+            ('AA-1-JFK-2013-01-05', '2013-01-05', 2, 'temp_f', 31.5)""")
+        predictions_table.ensure_schema(connection)
+        rows = connection.sql(
+            "select model_version, temp_f, precip_inches from inference.scored_features order by model_version"
+        ).fetchall()
+    assert rows == [(1, 31.5, None), (2, 31.5, None)]
