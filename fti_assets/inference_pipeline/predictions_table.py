@@ -61,14 +61,16 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
     _widen_long_scored_features(connection)
 
 
+def _columns(connection: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {name for (name,) in connection.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?", [SCHEMA, table]
+    ).fetchall()}
+
+
 def _widen_long_scored_features(connection: duckdb.DuckDBPyConnection) -> None:
     """Warehouses written by 0.1 kept scored features long (one row per feature): pivot
     them into the wide table once, in one transaction, so no stored input is lost."""
-    columns = {name for (name,) in connection.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = 'scored_features'",
-        [SCHEMA],
-    ).fetchall()}
-    if not {"feature", "value"} <= columns:
+    if not {"feature", "value"} <= _columns(connection, "scored_features"):
         return
     with transaction(connection):
         connection.sql(f"alter table {SCHEMA}.scored_features rename to scored_features_long")
@@ -100,8 +102,8 @@ def window_writer(
 
     try:
         with transaction(connection):
-            for feature in features:
-                connection.sql(f'alter table {SCHEMA}.scored_features add column if not exists "{feature}" double')
+            for feature in sorted(set(features) - _columns(connection, "scored_features")):
+                connection.sql(f'alter table {SCHEMA}.scored_features add column "{feature}" double')
             for table in ("predictions", "scored_features"):
                 connection.execute(
                     f"delete from {SCHEMA}.{table} where model_version = ? and scheduled_dep_date between ? and ?",

@@ -103,7 +103,7 @@ def day_chunks(
 
 def read_ahead(read: Callable[[T], pd.DataFrame], items: Iterable[T]) -> Iterator[pd.DataFrame]:
     """read(item) for each item, the next one read in a background thread while the caller
-    works on the current one: DuckDB and predict_proba release the GIL, so they overlap."""
+    works on the current one (DuckDB releases the GIL while it queries)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = None
         for item in items:
@@ -171,9 +171,9 @@ def score_window(
 ) -> WindowScored:
     """Score every flight of start..end and replace the window's predictions in one transaction.
 
-    Whole days are scored in chunks: the next chunk's point-in-time query runs while the model
-    scores the current one, so reading features hides behind predict_proba, and memory holds
-    two chunks whatever the window's length.
+    Whole days are scored in chunks: memory holds two chunks whatever the window's length, and
+    the next chunk's point-in-time query runs while the model scores the current one (on two
+    cores they compete more than they overlap: see the README's Performance section).
     """
     chunks = day_chunks(connection, view.spine_relation, start, end, chunk_rows)
     reader = connection.cursor()  # its own connection to the database: safe in the reading thread

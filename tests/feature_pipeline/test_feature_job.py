@@ -97,3 +97,30 @@ def test_nothing_from_a_day_reaches_a_prediction_made_at_its_start(built):
         """,
     )
     assert dict(leaks) == {"route": 0, "carrier_origin": 0}
+
+
+def dbt_test(warehouse, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(dbt_executable()), "test", "--select", "fg_route_history", *args, "--profiles-dir", "."],
+        cwd=settings.DBT_PROJECT_DIR,
+        env={**os.environ, "FTI_WAREHOUSE": str(warehouse)},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_a_replay_window_validates_its_days_without_rescanning_the_history(built, tmp_path):
+    """Data tests of a window read the rows it (re)built (meta.replay_date): a bad value on an
+    earlier, already validated day is not re-read, and a full `dbt test` still finds it."""
+    root, _ = built
+    copy = tmp_path / "history.duckdb"
+    shutil.copy(root / "warehouse.duckdb", copy)
+    with duckdb.connect(str(copy)) as connection:
+        connection.sql("update features.fg_route_history_v1 set route_disruption_rate_7d = 2 where as_of_date = '2013-01-01'")
+
+    window = dbt_test(copy, "--vars", '{start_date: "2013-01-05", end_date: "2013-01-05"}')
+    everything = dbt_test(copy)
+
+    assert window.returncode == 0, window.stdout[-3000:]
+    assert everything.returncode == 1
+    assert "accepted_range_fg_route_history_v1_route_disruption_rate_7d" in everything.stdout
