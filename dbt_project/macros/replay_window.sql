@@ -1,14 +1,23 @@
 {#- Which dates an incremental model (re)builds.
 
-    Dagster passes a partition window as vars start_date / end_date (local dates). A day's
-    data changes the rows of later days too (trailing windows, outcomes known after midnight),
-    so a window rebuilds `rebuild_days` past its end; models never write past the last
-    delivered day. `lookback_days` widens what is read, not what is written. Without vars, an
-    incremental run rebuilds from its newest built date. A full refresh builds everything;
-    the same rows come out either way. -#}
+    A window is start_date / end_date (local dates): `--vars` from a user, or the environment
+    variables FTI_START_DATE / FTI_END_DATE, which Dagster sets for a partition window (see
+    replay_window_date). A day's data changes the rows of later days too (trailing windows,
+    outcomes known after midnight), so a window rebuilds `rebuild_days` past its end; models
+    never write past the last delivered day. `lookback_days` widens what is read, not what is
+    written. Without a window, an incremental run rebuilds from its newest built date. A full
+    refresh builds everything; the same rows come out either way. -#}
+
+{#- dbt re-parses the whole project whenever `--vars` change, so a window passed as vars costs
+    a full parse every replay day; an environment variable read only while executing leaves
+    partial parsing intact. `--vars` win when both are given. -#}
+{% macro replay_window_date(name) -%}
+    {%- set value = var(name) or (env_var('FTI_' ~ name | upper, '') if execute else none) -%}
+    {{- return(value or none) -}}
+{%- endmacro %}
 
 {% macro replay_write_start(target_column, rebuild_days=0) -%}
-    {%- set start = var('start_date') -%}
+    {%- set start = replay_window_date('start_date') -%}
     {%- if is_incremental() and start -%}
         cast('{{ start }}' as date)
     {%- elif is_incremental() -%}
@@ -19,8 +28,8 @@
 {%- endmacro %}
 
 {% macro replay_write_end(rebuild_days=0) -%}
-    {%- set start = var('start_date') -%}
-    {%- set end = var('end_date') -%}
+    {%- set start = replay_window_date('start_date') -%}
+    {%- set end = replay_window_date('end_date') -%}
     {%- if is_incremental() and start -%}
         cast('{{ end or start }}' as date) + {{ rebuild_days }}
     {%- else -%}

@@ -1,10 +1,12 @@
 """dbt models as Dagster assets: one graph from raw tables to features and monitoring."""
 
+import contextlib
 import datetime as dt
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -40,11 +42,30 @@ class FtiTranslator(DagsterDbtTranslator):
 _manifest = json.loads(dbt_project.manifest_path.read_text())
 
 
-def replay_build_args(start: dt.date, end: dt.date) -> list[str]:
-    """The dbt command of a replay window. Unit tests pin SQL logic, not data: they run in
-    development and CI (`dbt build`), as dbt recommends, not in every scheduled replay."""
-    window = json.dumps({"start_date": str(start), "end_date": str(end)})
-    return ["build", "--exclude-resource-type", "unit_test", "--vars", window]
+# Unit tests pin SQL logic, not data: they run in development and CI (`dbt build`), as dbt
+# recommends, not in every scheduled replay.
+REPLAY_BUILD_ARGS = ("build", "--exclude-resource-type", "unit_test")
+
+
+def replay_window_env(start: dt.date, end: dt.date) -> dict[str, str]:
+    """The window for dbt as environment variables (macros/replay_window.sql): unlike `--vars`,
+    a new day's window does not make dbt re-parse the whole project."""
+    return {"FTI_START_DATE": str(start), "FTI_END_DATE": str(end)}
+
+
+@contextlib.contextmanager
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """os.environ with `variables` set, restored after: dagster-dbt hands dbt a copy of it."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dbt_assets(
@@ -61,11 +82,8 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     os.environ["FTI_WAREHOUSE"] = str(warehouse.resolved_path)
     # dbt writes the warehouse from its own process: this step holds the writer's lock for it.
     with warehouse.lock():
-        invocation = dbt.cli(
-            replay_build_args(start, end),
-            context=context,
-            raise_on_error=False,
-        )
+        with environment(replay_window_env(start, end)):
+            invocation = dbt.cli(list(REPLAY_BUILD_ARGS), context=context, raise_on_error=False)
         try:
             yield from invocation.stream()
             if not invocation.is_successful():
@@ -79,4 +97,16 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
                     + (details or str(invocation.get_error() or "see the dbt logs"))
                 )
         finally:
+            _keep_parse_state(invocation.target_path)
             shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+def _keep_parse_state(target_path: Path) -> None:
+    """Keep this invocation's parse state for the next one: dagster-dbt starts each invocation
+    from the project's partial_parse.msgpack, which dbt discards when it was written for another
+    warehouse path, so without this every scheduled day would re-parse the whole project."""
+    state = target_path / "partial_parse.msgpack"
+    if state.exists():
+        kept = dbt_project.project_dir / "target" / "partial_parse.msgpack"
+        shutil.copy(state, kept.with_suffix(".tmp"))
+        os.replace(kept.with_suffix(".tmp"), kept)
