@@ -257,6 +257,8 @@ def stage_train(ctx: dict) -> dict:
 
 
 def stage_scoring(ctx: dict) -> dict:
+    import resource
+
     import numpy as np
     import pandas as pd
 
@@ -284,6 +286,8 @@ def stage_scoring(ctx: dict) -> dict:
         started = time.perf_counter()
         scored = scoring.score_window(connection, pipeline, row, VIEW, start, end, 0.5, dt.datetime(2013, 12, 1), None)
         batch_s = time.perf_counter() - started
+        # The stage's peak so far is the batch path's; the in-memory limit below holds more.
+        batch_peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         chunks = scoring.day_chunks(connection, VIEW.spine_relation, start, end)
         stored = connection.execute(
             "select flight_id, probability from inference.predictions "
@@ -311,7 +315,7 @@ def stage_scoring(ctx: dict) -> dict:
     assert np.allclose(in_memory.to_numpy(), stored["probability"].to_numpy()), "batch probabilities differ"
     return {
         "batch_s": batch_s, "predict_proba_s": predict_s, "ratio": batch_s / predict_s,
-        "feature_read_s": read_s, "predict_calls": len(windows), "chunks": len(chunks),
+        "feature_read_s": read_s, "predict_calls": len(windows), "chunks": len(chunks), "batch_peak_mib": batch_peak_mib,
         "rows": scored.flights, "rows_per_s": scored.flights / batch_s if batch_s else None,
     }
 
@@ -488,6 +492,7 @@ ROWS = [
     ("scoring_year_ratio", "scoring_year", "ratio", "x", "scoring / predict_proba, 2013"),
     ("scoring_year_rows", "scoring_year", "rows", "rows", "  rows scored, 2013"),
     ("scoring_year_rows_per_s", "scoring_year", "rows_per_s", "rows/s", "  batch scoring throughput"),
+    ("scoring_year_batch_peak_mib", "scoring_year", "batch_peak_mib", "MiB", "  batch scoring peak memory (MiB)"),
     ("main_job_s", "main_job", "seconds", "s", "end-to-end main job"),
     ("main_feature_job_s", "main_job", "feature_job_s", "s", "  feature_job"),
     ("main_training_job_s", "main_job", "training_job_s", "s", "  training_job (max_iter=300)"),
@@ -603,7 +608,7 @@ def cell(summary: dict, name: str, unit: str) -> str:
     def show(v):
         if unit == "%":
             return f"{v:.1%}"
-        if unit in ("rows", "rows/s"):
+        if unit in ("rows", "rows/s", "MiB"):
             return f"{v:,.0f}"
         if unit == "x":
             return f"{v:.2f}x"
