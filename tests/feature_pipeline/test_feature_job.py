@@ -124,3 +124,23 @@ def test_a_replay_window_validates_its_days_without_rescanning_the_history(built
     assert window.returncode == 0, window.stdout[-3000:]
     assert everything.returncode == 1
     assert "accepted_range_fg_route_history_v1_route_disruption_rate_7d" in everything.stdout
+
+
+def test_a_dagster_replay_passes_its_window_to_dbt(built, tmp_path, monkeypatch):
+    """The partition window reaches dbt (as FTI_START_DATE / FTI_END_DATE): replaying day 5
+    rebuilds from day 5 only, so a value planted on day 1 survives it, and day 5's data tests
+    do not re-read day 1. Without the window dbt would rebuild (and repair) day 1 too."""
+    root, env = built
+    copy = tmp_path / "window.duckdb"
+    shutil.copy(root / "warehouse.duckdb", copy)
+    planted = "select route_disruption_rate_7d from features.fg_route_history_v1 where as_of_date = '2013-01-01'"
+    with duckdb.connect(str(copy)) as connection:
+        connection.sql("update features.fg_route_history_v1 set route_disruption_rate_7d = 2 where as_of_date = '2013-01-01'")
+    monkeypatch.setenv("FTI_SOURCE_DIR", env["FTI_SOURCE_DIR"])
+    monkeypatch.setenv("FTI_WAREHOUSE", str(copy))
+
+    result = run_window("feature_job", "2013-01-05", "2013-01-05", dg.DagsterInstance.ephemeral())
+
+    assert result.success, failure_messages(result)
+    assert {value for (value,) in rows(copy, planted)} == {2}
+    assert "FTI_START_DATE" not in os.environ, "the window leaked out of the dbt step"
