@@ -1,23 +1,10 @@
-"""Time the training snapshot for all of 2013 against one hand-written DuckDB ASOF query.
+"""The limit the training snapshot is measured against (benchmarks/run_all.py, stage
+`snapshot`): the same rows written by hand as one DuckDB query with four ASOF joins."""
 
-Runs on a copy of the warehouse (never the file the system uses):
-    python benchmarks/training_snapshot.py [--warehouse data/warehouse.duckdb] [--cutoff 2013-12-31]
-"""
-
-import argparse
 import datetime as dt
-import json
-import shutil
-import tempfile
-import time
-from pathlib import Path
 
-import duckdb
-
-from fti_assets.settings import DBT_PROJECT_DIR, warehouse_path
-from fti_assets.training_pipeline import snapshot
-from fti_assets.feature_views.view import fingerprint
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
+from fti_assets.training_pipeline import snapshot
 
 
 def hand_written(cutoff: dt.date) -> str:
@@ -43,38 +30,3 @@ def hand_written(cutoff: dt.date) -> str:
         order by s.flight_id, s.scheduled_dep_date
     """
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--warehouse", type=Path, default=warehouse_path())
-    parser.add_argument("--cutoff", type=dt.date.fromisoformat, default=dt.date(2013, 12, 31))
-    args = parser.parse_args()
-    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
-    with tempfile.TemporaryDirectory() as folder:
-        copy = Path(folder) / "warehouse.duckdb"
-        shutil.copy(args.warehouse, copy)
-        with duckdb.connect(str(copy)) as connection:
-            connection.sql("drop schema if exists training cascade")
-            started = time.perf_counter()
-            built = snapshot.build_snapshot(connection, VIEW, fingerprint(VIEW, manifest), args.cutoff)
-            pipeline_seconds = time.perf_counter() - started
-
-            started = time.perf_counter()
-            connection.sql(hand_written(args.cutoff))
-            hand_seconds = time.perf_counter() - started
-            hand_rows = connection.sql("select count(*) from hand_written").fetchall()[0][0]
-            differing = connection.sql(
-                f"select count(*) from (select * exclude (prediction_at, is_disrupted) from {built.table_name} "
-                "except all select * exclude (prediction_at, is_disrupted) from hand_written)"
-            ).fetchall()[0][0]
-
-    print(f"training snapshot ({built.rows} rows, cutoff {args.cutoff}): {pipeline_seconds:.2f} s")
-    print(f"hand-written ASOF query ({hand_rows} rows): {hand_seconds:.2f} s")
-    print(f"ratio snapshot / hand-written: {pipeline_seconds / hand_seconds:.2f}")
-    assert built.rows == hand_rows, f"row counts differ: snapshot {built.rows}, hand-written {hand_rows}"
-    assert differing == 0, f"{differing} snapshot rows differ from the hand-written query's"
-    print("same rows and values: yes")
-
-
-if __name__ == "__main__":
-    main()

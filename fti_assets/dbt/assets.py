@@ -79,10 +79,9 @@ def environment(variables: Mapping[str, str]) -> Iterator[None]:
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Build (run + test) the selected dbt models for the partition window."""
     start, end = partition_dates(context)
-    os.environ["FTI_WAREHOUSE"] = str(warehouse.resolved_path)
     # dbt writes the warehouse from its own process: this step holds the writer's lock for it.
     with warehouse.lock():
-        with environment(replay_window_env(start, end)):
+        with environment({"FTI_WAREHOUSE": str(warehouse.resolved_path), **replay_window_env(start, end)}):
             invocation = dbt.cli(list(REPLAY_BUILD_ARGS), context=context, raise_on_error=False)
         try:
             yield from invocation.stream()
@@ -108,5 +107,6 @@ def _keep_parse_state(target_path: Path) -> None:
     state = target_path / "partial_parse.msgpack"
     if state.exists():
         kept = dbt_project.project_dir / "target" / "partial_parse.msgpack"
-        shutil.copy(state, kept.with_suffix(".tmp"))
-        os.replace(kept.with_suffix(".tmp"), kept)
+        copying = kept.with_name(f"partial_parse.{os.getpid()}.tmp")  # concurrent runs never share it
+        shutil.copy(state, copying)
+        os.replace(copying, kept)

@@ -132,7 +132,7 @@ def score(
 ) -> Scored:
     """Predictions with their lineage, and the numeric inputs they saw (one row per flight)."""
     # The same conversion training used, so both feed the pipeline identical frames.
-    probability = pipeline.predict_proba(model_inputs(rows, view))[:, 1] if len(rows) else np.array([])
+    probability = pipeline.predict_proba(model_inputs(rows, view))[:, 1]
     predictions = rows[list(FLIGHT_CONTEXT)].assign(
         prediction_at=rows[view.prediction_time],
         probability=probability.astype("float64"),

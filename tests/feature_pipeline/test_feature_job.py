@@ -28,6 +28,17 @@ def rows(path, sql: str):
         return connection.sql(sql).fetchall()
 
 
+def dbt(warehouse, *args: str) -> subprocess.CompletedProcess:
+    """dbt as a user runs it from dbt_project/, on `warehouse`."""
+    return subprocess.run(
+        [str(dbt_executable()), *args, "--profiles-dir", "."],
+        cwd=settings.DBT_PROJECT_DIR,
+        env={**os.environ, "FTI_WAREHOUSE": str(warehouse)},
+        capture_output=True,
+        text=True,
+    )
+
+
 def feature_rows(path) -> dict[str, list]:
     return {t: rows(path, f"select * from features.{t} order by all") for t in FEATURE_TABLES}
 
@@ -54,16 +65,10 @@ def test_feature_group_grain_holds(built, table):
 
 
 def test_incremental_days_equal_a_full_refresh(built, tmp_path):
-    root, env = built
+    root, _ = built
     copy = tmp_path / "full_refresh.duckdb"
     shutil.copy(root / "warehouse.duckdb", copy)
-    result = subprocess.run(
-        [str(dbt_executable()), "build", "--full-refresh", "--exclude", "monitoring", "--profiles-dir", ".", "--quiet"],
-        cwd=settings.DBT_PROJECT_DIR,
-        env={**os.environ, **env, "FTI_WAREHOUSE": str(copy)},
-        capture_output=True,
-        text=True,
-    )
+    result = dbt(copy, "build", "--full-refresh", "--exclude", "monitoring", "--quiet")
     assert result.returncode == 0, result.stdout[-3000:]
     assert feature_rows(copy) == feature_rows(root / "warehouse.duckdb")
 
@@ -99,16 +104,6 @@ def test_nothing_from_a_day_reaches_a_prediction_made_at_its_start(built):
     assert dict(leaks) == {"route": 0, "carrier_origin": 0}
 
 
-def dbt_test(warehouse, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(dbt_executable()), "test", "--select", "fg_route_history", *args, "--profiles-dir", "."],
-        cwd=settings.DBT_PROJECT_DIR,
-        env={**os.environ, "FTI_WAREHOUSE": str(warehouse)},
-        capture_output=True,
-        text=True,
-    )
-
-
 def test_a_replay_window_validates_its_days_without_rescanning_the_history(built, tmp_path):
     """Data tests of a window read the rows it (re)built (meta.replay_date): a bad value on an
     earlier, already validated day is not re-read, and a full `dbt test` still finds it."""
@@ -118,8 +113,8 @@ def test_a_replay_window_validates_its_days_without_rescanning_the_history(built
     with duckdb.connect(str(copy)) as connection:
         connection.sql("update features.fg_route_history_v1 set route_disruption_rate_7d = 2 where as_of_date = '2013-01-01'")
 
-    window = dbt_test(copy, "--vars", '{start_date: "2013-01-05", end_date: "2013-01-05"}')
-    everything = dbt_test(copy)
+    window = dbt(copy, "test", "--select", "fg_route_history", "--vars", '{start_date: "2013-01-05", end_date: "2013-01-05"}')
+    everything = dbt(copy, "test", "--select", "fg_route_history")
 
     assert window.returncode == 0, window.stdout[-3000:]
     assert everything.returncode == 1
