@@ -1,6 +1,8 @@
 """Where the stateful layer lives: one place, read from the environment."""
 
+import contextlib
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -20,3 +22,19 @@ def model_store_path() -> Path:
     """The folder of content-addressed model artifacts (`FTI_MODEL_STORE` overrides it)."""
     configured = os.environ.get("FTI_MODEL_STORE")
     return Path(configured).resolve() if configured else REPO_ROOT / "data" / "model_store"
+
+
+@contextlib.contextmanager
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """os.environ with `variables` set, restored after: for settings read from the environment
+    by code we call (dbt, Dagster), scoped to one call."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

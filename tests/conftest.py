@@ -41,8 +41,9 @@ def isolated_env(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory):
-    """Days 1-4 in one run, then day 5 alone (an incremental replay step)."""
+def replay(tmp_path_factory):
+    """Days 1-4 in one run, then day 5 alone (an incremental replay step): the warehouse's
+    folder, its environment, the Dagster instance and the two runs."""
     root = tmp_path_factory.mktemp("built")
     source = write_source_subset(root / "source", FIRST, LAST)
     env = {"FTI_WAREHOUSE": str(root / "warehouse.duckdb"), "FTI_SOURCE_DIR": str(source)}
@@ -54,6 +55,13 @@ def built(tmp_path_factory):
         second = run_window("feature_job", "2013-01-05", "2013-01-05", instance)
     assert first.success, failure_messages(first)
     assert second.success, failure_messages(second)
+    return root, env, instance, (first, second)
+
+
+@pytest.fixture(scope="session")
+def built(replay):
+    """The replayed warehouse's folder and environment."""
+    root, env, _, _ = replay
     return root, env
 
 

@@ -1,17 +1,17 @@
 """dbt models as Dagster assets: one graph from raw tables to features and monitoring."""
 
-import contextlib
 import datetime as dt
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from fti_assets import settings
 from fti_assets.dbt import failures
 from fti_assets.dbt.code_versions import node_code_version
 from fti_assets.dbt.project import dbt_project
@@ -53,21 +53,6 @@ def replay_window_env(start: dt.date, end: dt.date) -> dict[str, str]:
     return {"FTI_START_DATE": str(start), "FTI_END_DATE": str(end)}
 
 
-@contextlib.contextmanager
-def environment(variables: Mapping[str, str]) -> Iterator[None]:
-    """os.environ with `variables` set, restored after: dagster-dbt hands dbt a copy of it."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
@@ -81,7 +66,8 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     start, end = partition_dates(context)
     # dbt writes the warehouse from its own process: this step holds the writer's lock for it.
     with warehouse.lock():
-        with environment({"FTI_WAREHOUSE": str(warehouse.resolved_path), **replay_window_env(start, end)}):
+        # dagster-dbt hands dbt a copy of os.environ.
+        with settings.environment({"FTI_WAREHOUSE": str(warehouse.resolved_path), **replay_window_env(start, end)}):
             invocation = dbt.cli(list(REPLAY_BUILD_ARGS), context=context, raise_on_error=False)
         try:
             yield from invocation.stream()

@@ -10,6 +10,7 @@ import pytest
 
 from fti_assets import settings
 from fti_assets.dbt.project import dbt_executable
+from fti_assets.definitions import defs
 from fti_assets.runner import failure_messages, run_window
 from tests.conftest import FIRST, LAST
 
@@ -139,3 +140,26 @@ def test_a_dagster_replay_passes_its_window_to_dbt(built, tmp_path, monkeypatch)
     assert result.success, failure_messages(result)
     assert {value for (value,) in rows(copy, planted)} == {2}
     assert "FTI_START_DATE" not in os.environ, "the window leaked out of the dbt step"
+
+
+def test_a_range_run_plans_each_asset_once_and_still_records_every_day(replay):
+    """A window of days plans each asset once for the whole range (runner.PLANNED_EVENTS_PER_RANGE),
+    yet records every asset's every day as materialized; a single-day run plans per day, so its
+    day is marked failed in the UI if it fails."""
+    _, _, instance, (window, day) = replay
+
+    def planned(run):
+        records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED).records
+        return [record.event_log_entry.dagster_event.event_specific_data for record in records]
+
+    graph = defs.resolve_asset_graph()
+    in_window = planned(window)
+    daily = [event for event in in_window if graph.get(event.asset_key).partitions_def is not None]
+    assert len({event.asset_key for event in in_window}) == len(in_window)
+    assert len(daily) >= 15, "the feature job's daily assets were not all planned"
+    for event in daily:
+        days = set(event.partitions_subset.get_partition_keys())
+        assert days == {f"2013-01-0{d}" for d in range(1, 5)}
+        assert days <= set(instance.get_materialized_partitions(event.asset_key)), event.asset_key
+    assert {event.partition for event in planned(day) if event.partition} == {"2013-01-05"}
+    assert all(event.partitions_subset is None for event in planned(day))
