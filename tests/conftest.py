@@ -41,7 +41,7 @@ def isolated_env(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def replay(tmp_path_factory):
+def replayed(tmp_path_factory):
     """Days 1-4 in one run, then day 5 alone (an incremental replay step): the warehouse's
     folder, its environment, the Dagster instance and the two runs."""
     root = tmp_path_factory.mktemp("built")
@@ -59,9 +59,9 @@ def replay(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def built(replay):
+def built(replayed):
     """The replayed warehouse's folder and environment."""
-    root, env, _, _ = replay
+    root, env, _, _ = replayed
     return root, env
 
 

@@ -36,3 +36,18 @@ def test_dbt_code_versions_cover_macros():
     before = node_code_version(manifest, node)
     manifest["macros"][macro_id]["macro_sql"] += "\n-- edited"
     assert node_code_version(manifest, node) != before
+
+
+def test_only_models_that_store_days_are_partitioned_by_day():
+    """Incremental models hold rows per replay day; views, seeds and tables rebuilt whole do not,
+    so a window run records them once instead of once per day."""
+    graph = defs.resolve_asset_graph()
+
+    def daily(*key: str) -> bool:
+        return graph.get(dg.AssetKey(list(key))).partitions_def is not None
+
+    assert daily("features", "fg_route_history_v1") and daily("intermediate", "int_routes_aggregated_to_day")
+    assert daily("raw", "flights")
+    assert not daily("staging", "stg_flights")  # a view
+    assert not daily("staging", "airports_supplement")  # a seed
+    assert not daily("monitoring", "mon_daily_performance")  # a table rebuilt whole

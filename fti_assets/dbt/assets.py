@@ -38,6 +38,13 @@ class FtiTranslator(DagsterDbtTranslator):
     def get_code_version(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return node_code_version(self._manifest, dbt_resource_props)
 
+    def get_partitions_def(self, dbt_resource_props: Mapping[str, Any]) -> dg.PartitionsDefinition | None:
+        """Replay days partition the models that store rows per day (incremental). Views, seeds
+        and tables rebuilt whole hold no day of their own: a run builds each once, and Dagster
+        records it once, not once per day of the window."""
+        materialized = dbt_resource_props.get("config", {}).get("materialized")
+        return replay_days if materialized == "incremental" else None
+
 
 _manifest = json.loads(dbt_project.manifest_path.read_text())
 
@@ -57,17 +64,17 @@ def replay_window_env(start: dt.date, end: dt.date) -> dict[str, str]:
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=FtiTranslator(_manifest),
-    partitions_def=replay_days,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """Build (run + test) the selected dbt models for the partition window."""
-    start, end = partition_dates(context)
+    """Build (run + test) the selected dbt models for the partition window (all days without one)."""
+    partitioned = context.has_partition_key or context.has_partition_key_range
+    window = replay_window_env(*partition_dates(context)) if partitioned else {}
     # dbt writes the warehouse from its own process: this step holds the writer's lock for it.
     with warehouse.lock():
         # dagster-dbt hands dbt a copy of os.environ.
-        with settings.environment({"FTI_WAREHOUSE": str(warehouse.resolved_path), **replay_window_env(start, end)}):
+        with settings.environment({"FTI_WAREHOUSE": str(warehouse.resolved_path), **window}):
             invocation = dbt.cli(list(REPLAY_BUILD_ARGS), context=context, raise_on_error=False)
         try:
             yield from invocation.stream()
