@@ -164,3 +164,24 @@ def test_a_range_run_plans_each_asset_once_and_still_records_every_day(replayed)
         assert days <= set(instance.get_materialized_partitions(event.asset_key)), event.asset_key
     assert {event.partition for event in planned(day) if event.partition} == {"2013-01-05"}
     assert all(event.partitions_subset is None for event in planned(day))
+
+
+def test_a_view_alone_is_built_and_tested_without_a_window(built, tmp_path, monkeypatch):
+    """Views hold no days: materializing one by itself (as from the UI) runs no partition, and
+    its data tests then read every day, so a bad day-1 row fails them (a window of day 5 would
+    not re-read it)."""
+    root, _ = built
+    copy = tmp_path / "view.duckdb"
+    shutil.copy(root / "warehouse.duckdb", copy)
+    with duckdb.connect(str(copy)) as connection:
+        connection.sql("update raw.flights set flight = null where rowid = (select min(rowid) from raw.flights where partition_date = '2013-01-01')")
+    monkeypatch.setenv("FTI_WAREHOUSE", str(copy))
+    view = dg.AssetKey(["staging", "stg_flights"])
+
+    result = defs.resolve_job_def("feature_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), asset_selection=[view], raise_on_error=False
+    )
+
+    assert not result.success
+    assert 'not_null failed on "view"."staging"."stg_flights", column flight_number: 1 failing row' in "\n".join(failure_messages(result))
+    assert [event.partition for event in result.get_asset_materialization_events()] == [None]
