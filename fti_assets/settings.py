@@ -18,6 +18,12 @@ def warehouse_path() -> Path:
     return Path(configured).resolve() if configured else REPO_ROOT / "data" / "warehouse.duckdb"
 
 
+def spark_dir() -> Path:
+    """Where the Spark target keeps its tables, metastore and snapshots (`FTI_SPARK_DIR`)."""
+    configured = os.environ.get("FTI_SPARK_DIR")
+    return Path(configured).resolve() if configured else REPO_ROOT / "data" / "spark"
+
+
 def model_store_path() -> Path:
     """The folder of content-addressed model artifacts (`FTI_MODEL_STORE` overrides it)."""
     configured = os.environ.get("FTI_MODEL_STORE")

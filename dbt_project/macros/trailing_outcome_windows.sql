@@ -30,8 +30,7 @@ bounds as (
 ),
 
 days as (
-    select cast(day as date) as as_of_date
-    from bounds, range(first_date - {{ longest }}, last_date + 1, interval 1 day) as t(day)
+    {{ days_between('first_date - ' ~ longest, 'last_date', 'bounds', 'as_of_date') }}
 ),
 
 entities as (

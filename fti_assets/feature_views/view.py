@@ -77,39 +77,38 @@ def _unique(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def point_in_time_sql(view: FeatureView, spine_sql: str, carried: tuple[str, ...] = ()) -> str:
+DIALECTS = ("duckdb", "spark")
+
+
+def point_in_time_sql(
+    view: FeatureView, spine_sql: str, carried: tuple[str, ...] = (), dialect: str = "duckdb"
+) -> str:
     """SELECT of one row per spine row: keys, prediction time, spine features, the label when
     the spine has it, the `carried` spine columns (not features), and every group column as
     known at the prediction time.
 
-    Per group, `ASOF LEFT JOIN` takes the latest row with event time <= prediction time (an
-    event at exactly the prediction time is known); a row older than the TTL is nulled out,
-    and a spine row without a match keeps NULLs: no spine row is ever dropped.
+    Per group, the latest row with event time <= prediction time (an event at exactly the
+    prediction time is known); a row older than the TTL is nulled out, and a spine row without
+    a match keeps NULLs: no spine row is ever dropped. The dialect decides only how the latest
+    row is found (see `_latest_rows`) and how the label passes through: on DuckDB only when the
+    spine has it (inference spines do not), on Spark always (Spark builds training snapshots,
+    whose spines have it).
     """
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown SQL dialect {dialect!r}; point_in_time_sql speaks {', '.join(DIALECTS)}")
     join_keys = [s for g in view.groups for s, _ in g.join_keys]
     spine_columns = _unique([*view.keys, *view.spine_features])
-    # COLUMNS(...) passes the label through only when the spine has it (inference spines do
-    # not); the prediction time is always there, so the selection is never empty.
-    passed = ", ".join(f"'{c}'" for c in (view.prediction_time, view.label, *carried))
-    passthrough = f"columns(lambda c: c in ({passed}))"
-    group_columns, joins, fresh_columns = [], [], []
+    passed = (view.prediction_time, view.label, *carried)
+    if dialect == "duckdb":
+        # COLUMNS(...) passes the label through only when the spine has it; the prediction
+        # time is always there, so the selection is never empty.
+        passthrough = "columns(lambda c: c in ({}))".format(", ".join(f"'{c}'" for c in passed))
+    else:
+        passthrough = ", ".join(c for c in _unique(list(passed)) if c not in spine_columns)
+    fresh_columns = []
     for i, group in enumerate(view.groups):
-        g = f"g{i}"
-        group_columns.append(f"{g}.{group.event_time} as __{g}_event_at")
-        group_columns.extend(f"{g}.{c} as __{g}_{c}" for c in group.columns)
-        on = " and ".join(f"spine.{s} = {g}.{k}" for s, k in group.join_keys)
-        # Only rows that can be fresh for some spine row are read: the same result, and a day's
-        # scoring scans a day of features instead of the whole table.
-        window = (
-            f"{group.event_time} > (select min({view.prediction_time}) from spine) - {_interval(group.ttl)}"
-            f" and {group.event_time} <= (select max({view.prediction_time}) from spine)"
-        )
-        joins.append(
-            f"    asof left join (select * from {FEATURE_SCHEMA}.{group.relation} where {window}) as {g}\n"
-            f"        on {on} and spine.{view.prediction_time} >= {g}.{group.event_time}"
-        )
-        fresh = f"__{g}_event_at > {view.prediction_time} - {_interval(group.ttl)}"
-        fresh_columns.extend(f"case when {fresh} then __{g}_{c} end as {c}" for c in group.columns)
+        fresh = f"__g{i}_event_at > {view.prediction_time} - {_interval(group.ttl)}"
+        fresh_columns.extend(f"case when {fresh} then __g{i}_{c} end as {c}" for c in group.columns)
     indent = ",\n        "
     return "\n".join([
         "with spine as (",
@@ -117,16 +116,80 @@ def point_in_time_sql(view: FeatureView, spine_sql: str, carried: tuple[str, ...
         f"    from ({spine_sql}) as spine_input",
         "),",
         "",
-        "joined as (",
-        f"    select spine.*, {', '.join(group_columns)}",
-        "    from spine",
-        *joins,
-        ")",
-        "",
+        *_latest_rows(view, dialect),
         "select",
         "        " + indent.join([*spine_columns, passthrough, *fresh_columns]),
         "from joined",
     ])
+
+
+def _group_rows(view: FeatureView, group: FeatureGroupRef) -> str:
+    """The group's rows that can be fresh for some spine row: the same result, and a day's
+    scoring scans a day of features instead of the whole table."""
+    window = (
+        f"{group.event_time} > (select min({view.prediction_time}) from spine) - {_interval(group.ttl)}"
+        f" and {group.event_time} <= (select max({view.prediction_time}) from spine)"
+    )
+    return f"(select * from {FEATURE_SCHEMA}.{group.relation} where {window})"
+
+
+def _latest_rows(view: FeatureView, dialect: str) -> list[str]:
+    """CTEs ending in `joined`: every spine column, plus per group i its latest row known at
+    the prediction time as `__gi_event_at` and `__gi_<column>` (NULL without one).
+
+    DuckDB: one `ASOF LEFT JOIN` per group. Spark: per group, spine and group rows in one
+    union ordered by time (a group row before a spine row at the same instant), where each
+    spine row takes the last group row before it as a struct (`last_value(.., true)`: a NULL
+    column of that row stays NULL); the spine rows are then joined back by the view's keys,
+    which identify a spine row. Measured on 1M spine x 3M group rows, 2 cores: 32 s, against
+    90 s for Spark's own as-of join and 264 s for a range join (benchmarks/spark_vs_duckdb.py
+    measures this one against DuckDB's).
+    """
+    group_columns = []
+    for i, group in enumerate(view.groups):
+        g = f"g{i}"
+        row = g if dialect == "duckdb" else f"{g}.__row"
+        group_columns.append(f"{row}.{group.event_time} as __{g}_event_at")
+        group_columns.extend(f"{row}.{c} as __{g}_{c}" for c in group.columns)
+    if dialect == "duckdb":
+        joins = []
+        for i, group in enumerate(view.groups):
+            on = " and ".join(f"spine.{s} = g{i}.{k}" for s, k in group.join_keys)
+            joins.append(
+                f"    asof left join {_group_rows(view, group)} as g{i}\n"
+                f"        on {on} and spine.{view.prediction_time} >= g{i}.{group.event_time}"
+            )
+        return ["joined as (", f"    select spine.*, {', '.join(group_columns)}", "    from spine", *joins, ")", ""]
+    latest, joins = [], []
+    for i, group in enumerate(view.groups):
+        keys = [f"__k{j}" for j in range(len(group.join_keys))]
+        fields = ", ".join(f"'{c}', {c}" for c in (group.event_time, *group.columns))
+        latest += [
+            f"g{i} as (",
+            f"    select {', '.join(view.keys)}, __row",
+            "    from (",
+            f"        select {', '.join(view.keys)}, __order, last_value(__row, true) over (",
+            f"            partition by {', '.join(keys)} order by __at, __order rows between unbounded preceding and current row",
+            "        ) as __row",
+            "        from (",
+            f"            select {', '.join(view.keys)}, {', '.join(f'{s} as {k}' for (s, _), k in zip(group.join_keys, keys))},",
+            f"                {view.prediction_time} as __at, 1 as __order, null as __row",
+            "            from spine",
+            "            union all",
+            f"            select {', '.join(f'null as {k}' for k in view.keys)}, {', '.join(f'{c} as {k}' for (_, c), k in zip(group.join_keys, keys))},",
+            f"                {group.event_time}, 0, named_struct({fields})",
+            f"            from {_group_rows(view, group)}",
+            # A NULL key matches no spine row, as in a join.
+            f"            where {' and '.join(f'{c} is not null' for _, c in group.join_keys)}",
+            "        )",
+            "    )",
+            "    where __order = 1",
+            "),",
+            "",
+        ]
+        on = " and ".join(f"spine.{k} = g{i}.{k}" for k in view.keys)
+        joins.append(f"    left join g{i} on {on}")
+    return [*latest, "joined as (", f"    select spine.*, {', '.join(group_columns)}", "    from spine", *joins, ")", ""]
 
 
 def _declaration(view: FeatureView) -> dict[str, Any]:

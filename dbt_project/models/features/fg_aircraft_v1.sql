@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='as_of_date', on_schema_change='fail') }}
+{{ config(materialized='incremental', on_schema_change='fail', **replay_incremental_config('as_of_date')) }}
 
 {%- set rebuild_days = var('window_rebuild_days') %}
 
@@ -21,7 +21,7 @@ events as (
         count(*) as flights,
         count(*) filter (where is_disrupted) as disrupted_flights,
         -- The latest arrival among simultaneous outcomes.
-        arg_max(arr_delay_minutes, scheduled_dep_at) as arr_delay_minutes
+        {{ arg_max_not_null('arr_delay_minutes', 'scheduled_dep_at') }} as arr_delay_minutes
     from outcomes
     group by tailnum, outcome_known_at
 ),
@@ -31,7 +31,7 @@ history as (
         tailnum,
         as_of_date,
         event_at,
-        last_value(arr_delay_minutes ignore nulls) over last_week as last_arr_delay_minutes,
+        {{ last_value_ignore_nulls('arr_delay_minutes') }} over last_week as last_arr_delay_minutes,
         cast(sum(flights) over last_week as integer) as flights_7d,
         cast(sum(disrupted_flights) over last_week as integer) as disrupted_flights_7d
     from events

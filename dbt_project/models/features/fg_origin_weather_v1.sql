@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='as_of_date', on_schema_change='fail') }}
+{{ config(materialized='incremental', on_schema_change='fail', **replay_incremental_config('as_of_date')) }}
 
 with weather as (
     select * from {{ ref('stg_weather') }}

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='as_of_date', on_schema_change='fail') }}
+{{ config(materialized='incremental', on_schema_change='fail', **replay_incremental_config('as_of_date')) }}
 
 -- v2 of the route history: a 3-day window for what changed this week, and disruption rates
 -- smoothed towards the network's (20 flights of prior): thin routes no longer read 0 or 1.

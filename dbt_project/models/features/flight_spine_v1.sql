@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='scheduled_dep_date', on_schema_change='fail') }}
+{{ config(materialized='incremental', on_schema_change='fail', **replay_incremental_config('scheduled_dep_date')) }}
 
 with outcomes as (
     select * from {{ ref('int_flights_outcomes_known') }}
@@ -18,7 +18,7 @@ final as (
         tailnum,
         -- Schedule features: known in advance, so they live on the spine itself.
         cast(hour({{ utc_to_local('scheduled_dep_at') }}) as double) as scheduled_dep_hour_local,
-        cast(isodow(scheduled_dep_date) as double) as day_of_week,
+        cast({{ iso_day_of_week('scheduled_dep_date') }} as double) as day_of_week,
         cast(month(scheduled_dep_date) as double) as month_of_year,
         distance_miles,
         is_disrupted,

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='outcome_known_date', on_schema_change='fail') }}
+{{ config(materialized='incremental', on_schema_change='fail', **replay_incremental_config('outcome_known_date')) }}
 
 with outcomes as (
     select * from {{ ref('int_flights_outcomes_known') }}

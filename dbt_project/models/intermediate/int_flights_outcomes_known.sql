@@ -24,8 +24,7 @@ outcomes as (
         -- estimate costs a little freshness, an early one would leak the future.
         case
             when is_cancelled then scheduled_dep_at
-            else scheduled_dep_at
-                + to_minutes(cast(coalesce(dep_delay_minutes, 0) + coalesce(air_time_minutes, 360) + 60 as bigint))
+            else {{ add_minutes('scheduled_dep_at', 'coalesce(dep_delay_minutes, 0) + coalesce(air_time_minutes, 360) + 60') }}
         end as outcome_known_at,
         partition_date
     from flights

@@ -10,11 +10,11 @@ with source as (
 renamed as (
     select
         -- A flight number is reused every day and by several origins: the key is all four.
-        carrier || '-' || cast(flight as varchar) || '-' || origin || '-' || strftime(make_date(year, month, day), '%Y-%m-%d') as flight_id,
+        carrier || '-' || cast(flight as string) || '-' || origin || '-' || cast(make_date(year, month, day) as string) as flight_id,
         make_date(year, month, day) as scheduled_dep_date,
         -- time_hour is the scheduled departure hour in UTC; adding the minute keeps UTC exact
         -- across the DST switches, where local clock arithmetic would not.
-        cast(time_hour as timestamp) + to_minutes(cast(minute as bigint)) as scheduled_dep_at,
+        {{ add_minutes('cast(time_hour as timestamp)', 'minute') }} as scheduled_dep_at,
         carrier,
         cast(flight as integer) as flight_number,
         tailnum,
