@@ -97,3 +97,44 @@ def scored_copy(scored, tmp_path, monkeypatch):
     for key, value in env.items():
         monkeypatch.setenv(key, value.replace(str(folder), str(tmp_path / "scored")))
     return tmp_path / "scored" / "warehouse.duckdb"
+
+
+# The Spark equality window: five days across the March DST switch (2013-03-10).
+SPARK_DAYS = (dt.date(2013, 3, 8), dt.date(2013, 3, 10), dt.date(2013, 3, 12))
+SPARK_MODELS_ONLY = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
+
+
+@pytest.fixture(scope="session")
+def spark_replayed(tmp_path_factory):
+    """The same replay on both engines: days 1-3, then days 4-5 incrementally. DuckDB runs the
+    feature job; after each run its raw tables are copied to a local Spark session, which
+    builds the same dbt models (`--target spark`) for the same days.
+    Then the training snapshot at the last day is built on Spark as Parquet. Yields the
+    folder, the DuckDB environment, the SparkSession and the snapshot's Parquet folder."""
+    from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1
+    from fti_assets.stateful import spark as spark_catalog
+    from fti_assets.training_pipeline import spark_snapshot
+
+    first, switch, last = SPARK_DAYS
+    root = tmp_path_factory.mktemp("spark")
+    source = write_source_subset(root / "source", first, last)
+    env = {"FTI_WAREHOUSE": str(root / "warehouse.duckdb"), "FTI_SOURCE_DIR": str(source)}
+    spark_dir = root / "spark"
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        instance = dg.DagsterInstance.ephemeral()
+        spark = spark_catalog.session(spark_dir)
+        # Models and the seed only: the data and unit tests take minutes on Spark (a full
+        # `dbt build --target spark` runs them all; docs/spark.md).
+        windows = [(first, switch, ["build", *SPARK_MODELS_ONLY]), (switch + dt.timedelta(days=1), last, ["run"])]
+        for start, end, dbt_args in windows:
+            replay = run_window("feature_job", str(start), str(end), instance)
+            assert replay.success, failure_messages(replay)
+            spark_catalog.load_raw(spark, root / "warehouse.duckdb", spark_dir)
+            spark_catalog.dbt_build(dbt_args, spark_dir, {"FTI_START_DATE": str(start), "FTI_END_DATE": str(end)})
+        rows = spark_snapshot.write_rows(
+            spark, FLIGHT_DISRUPTION_V1, last, spark_snapshot.rows_path(spark_dir, FLIGHT_DISRUPTION_V1, last)
+        )
+    yield root, env, spark, rows
+    spark.stop()

@@ -60,10 +60,13 @@ def _image(png: bytes, title: str) -> dg.MetadataValue:
 
 class SnapshotConfig(dg.Config):
     """`cutoff`: last local day (YYYY-MM-DD) of the snapshot; empty means the replay's latest day.
-    `feature_view`: the declared view (name_vN, see feature_views/declared.py) the model reads."""
+    `feature_view`: the declared view (name_vN, see feature_views/declared.py) the model reads.
+    `parquet`: the snapshot's rows built on Spark (`fti spark snapshot`, docs/spark.md) for
+    this view and cutoff, registered here instead of joining this warehouse's features."""
 
     cutoff: str = ""
     feature_view: str = "flight_disruption_v1"
+    parquet: str = ""
 
 
 class ModelConfig(dg.Config):
@@ -89,13 +92,22 @@ class ModelConfig(dg.Config):
 def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig, warehouse: WarehouseResource):
     """One row per labelled flight up to the cutoff, features as of its prediction time (immutable, content-named)."""
     from fti_assets.training_pipeline import snapshot
-    from fti_assets.feature_views.view import fingerprint, fingerprint_parts
+    from fti_assets.feature_views.view import fingerprint
 
     try:
         view = view_named(config.feature_view)
     except LookupError as unknown:
         raise dg.Failure(str(unknown)) from unknown
     manifest = _manifest()
+    if config.parquet:
+        if not config.cutoff:
+            raise dg.Failure("a snapshot read from Parquet needs the cutoff it was built for (SnapshotConfig.cutoff)")
+        with warehouse.connect() as connection:
+            rows = snapshot.parquet_rows_sql(view, Path(config.parquet))
+            cutoff = dt.date.fromisoformat(config.cutoff)
+            built = snapshot.build_snapshot(connection, view, fingerprint(view, manifest), cutoff, rows_sql=rows)
+            nulls = snapshot.null_rates(connection, built.table_name, view.features)
+        return _snapshot_output(built, view, manifest, nulls)
     with warehouse.connect() as connection:
         if not connection.execute(
             "select 1 from information_schema.tables where table_schema = 'features' and table_name = ?", [view.spine_relation]
@@ -112,6 +124,12 @@ def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig,
             raise dg.Failure(f"features.{view.spine_relation} is empty: run the feature_job first")
         built = snapshot.build_snapshot(connection, view, fingerprint(view, manifest), cutoff)
         nulls = snapshot.null_rates(connection, built.table_name, view.features)
+    return _snapshot_output(built, view, manifest, nulls)
+
+
+def _snapshot_output(built, view: FeatureView, manifest: dict, nulls: dict[str, float]) -> dg.Output:
+    from fti_assets.feature_views.view import fingerprint_parts
+
     return dg.Output(
         # The parts name what changed if the live features later stop matching this fingerprint.
         {**dataclasses.asdict(built), "fingerprint_parts": fingerprint_parts(view, manifest)},

@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import uuid
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -70,10 +71,18 @@ def label_spine_sql(view: FeatureView, cutoff: dt.date) -> str:
     )
 
 
-def training_rows_sql(view: FeatureView, cutoff: dt.date) -> str:
+def training_rows_sql(view: FeatureView, cutoff: dt.date, dialect: str = "duckdb") -> str:
     """The snapshot's rows in a stable order, so that reading them back is deterministic."""
     keys = ", ".join(view.keys)
-    return f"select * from ({point_in_time_sql(view, label_spine_sql(view, cutoff))}) order by {keys}"
+    return f"select * from ({point_in_time_sql(view, label_spine_sql(view, cutoff), dialect=dialect)}) order by {keys}"
+
+
+def parquet_rows_sql(view: FeatureView, path: Path) -> str:
+    """A snapshot's rows built elsewhere (on Spark: spark_snapshot.write_rows), in the same order."""
+    if not path.exists():
+        raise FileNotFoundError(f"no snapshot rows at {path}: build them first (fti spark snapshot)")
+    files = f"{path}/*.parquet" if path.is_dir() else str(path)
+    return f"select * from read_parquet('{files}') order by {', '.join(view.keys)}"
 
 
 def _content_hash(connection: duckdb.DuckDBPyConnection, table: str, fingerprint: str, cutoff: dt.date) -> str:
@@ -97,14 +106,17 @@ def build_snapshot(
     fingerprint: str,
     cutoff: dt.date,
     now: dt.datetime | None = None,
+    rows_sql: str | None = None,
 ) -> Snapshot:
     """Create (or reuse) the snapshot for `view` at `cutoff`; one transaction, so a crash
-    leaves either the finished table with its index row, or nothing."""
+    leaves either the finished table with its index row, or nothing. `rows_sql` replaces the
+    point-in-time join here by rows built elsewhere (`parquet_rows_sql`); they are named by
+    their content the same way, so rows equal to this warehouse's name the same snapshot."""
     connection.sql(f"create schema if not exists {SCHEMA}")
     connection.sql(INDEX_DDL)
     staging = f"{SCHEMA}.building_{uuid.uuid4().hex[:12]}"
     with transaction(connection):
-        connection.sql(f"create table {staging} as {training_rows_sql(view, cutoff)}")
+        connection.sql(f"create table {staging} as {rows_sql or training_rows_sql(view, cutoff)}")
         content = _content_hash(connection, staging, fingerprint, cutoff)
         snapshot_id = content[:12]
         name = f"snapshot_{snapshot_id}"
