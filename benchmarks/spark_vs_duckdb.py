@@ -90,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="spark_vs_duckdb_")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     warehouse, spark_dir = workdir / "warehouse.duckdb", workdir / "spark"
-    for stale in [*workdir.glob("warehouse.duckdb*"), spark_dir]:
-        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    shutil.rmtree(spark_dir, ignore_errors=True)
+    for stale in workdir.glob("warehouse.duckdb*"):
+        stale.unlink()
     figures: dict[str, float | int | str] = {}
     cutoff = YEAR[1]
 

@@ -76,17 +76,13 @@ def dbt_build(args: list[str], spark_dir: Path | None = None, env: Mapping[str, 
 
     folder = (spark_dir or settings.spark_dir()).resolve()
     target = folder / "dbt_target"
+    # FTI_SPARK_DIR absolute: the profile's paths then mean the same from any directory.
     with settings.environment({"FTI_SPARK_DIR": str(folder), **(env or {})}):
-        cwd = Path.cwd()
-        os.chdir(settings.DBT_PROJECT_DIR)  # where the profile's relative paths point
-        try:
-            result = dbtRunner().invoke([
-                *args, "--target", TARGET, "--profiles-dir", str(settings.DBT_PROJECT_DIR),
-                "--project-dir", str(settings.DBT_PROJECT_DIR), "--target-path", str(target),
-                "--log-path", str(target),
-            ])
-        finally:
-            os.chdir(cwd)
+        result = dbtRunner().invoke([
+            *args, "--target", TARGET, "--profiles-dir", str(settings.DBT_PROJECT_DIR),
+            "--project-dir", str(settings.DBT_PROJECT_DIR), "--target-path", str(target),
+            "--log-path", str(target),
+        ])
     if not result.success:
         failed = [r for r in getattr(result.result, "results", []) or [] if str(r.status) in {"error", "fail"}]
         details = "\n".join(f"{r.node.unique_id}: {r.message}" for r in failed) or str(result.exception)

@@ -61,8 +61,8 @@ def _image(png: bytes, title: str) -> dg.MetadataValue:
 class SnapshotConfig(dg.Config):
     """`cutoff`: last local day (YYYY-MM-DD) of the snapshot; empty means the replay's latest day.
     `feature_view`: the declared view (name_vN, see feature_views/declared.py) the model reads.
-    `parquet`: the snapshot's rows built on Spark (`fti spark snapshot`, docs/spark.md) for
-    this view and cutoff, registered here instead of joining this warehouse's features."""
+    `parquet`: the snapshot's rows built on Spark (spark_snapshot.write_rows, docs/spark.md)
+    for this view and cutoff, registered here instead of joining this warehouse's features."""
 
     cutoff: str = ""
     feature_view: str = "flight_disruption_v1"
@@ -103,7 +103,10 @@ def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig,
         if not config.cutoff:
             raise dg.Failure("a snapshot read from Parquet needs the cutoff it was built for (SnapshotConfig.cutoff)")
         with warehouse.connect() as connection:
-            rows = snapshot.parquet_rows_sql(view, Path(config.parquet))
+            try:
+                rows = snapshot.parquet_rows_sql(connection, view, Path(config.parquet))
+            except (FileNotFoundError, ValueError) as refused:
+                raise dg.Failure(str(refused)) from refused
             cutoff = dt.date.fromisoformat(config.cutoff)
             built = snapshot.build_snapshot(connection, view, fingerprint(view, manifest), cutoff, rows_sql=rows)
             nulls = snapshot.null_rates(connection, built.table_name, view.features)

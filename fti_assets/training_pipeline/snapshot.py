@@ -77,12 +77,20 @@ def training_rows_sql(view: FeatureView, cutoff: dt.date, dialect: str = "duckdb
     return f"select * from ({point_in_time_sql(view, label_spine_sql(view, cutoff), dialect=dialect)}) order by {keys}"
 
 
-def parquet_rows_sql(view: FeatureView, path: Path) -> str:
-    """A snapshot's rows built elsewhere (on Spark: spark_snapshot.write_rows), in the same order."""
+def parquet_rows_sql(connection: duckdb.DuckDBPyConnection, view: FeatureView, path: Path) -> str:
+    """A snapshot's rows built elsewhere (on Spark: spark_snapshot.write_rows), in the same
+    order; refused unless they have exactly the columns of the view's snapshot."""
     if not path.exists():
-        raise FileNotFoundError(f"no snapshot rows at {path}: build them first (fti spark snapshot)")
+        raise FileNotFoundError(f"no snapshot rows at {path}: build them first (training_pipeline/spark_snapshot.py)")
     files = f"{path}/*.parquet" if path.is_dir() else str(path)
-    return f"select * from read_parquet('{files}') order by {', '.join(view.keys)}"
+    expected = dict.fromkeys([*view.keys, *view.spine_features, view.prediction_time, view.label, *view.group_features])
+    found = connection.sql(f"select * from read_parquet('{files}') limit 0").columns
+    if sorted(found) != sorted(expected):
+        raise ValueError(
+            f"{path} does not hold {view.name} v{view.version} snapshot rows: missing columns "
+            f"{[c for c in expected if c not in found]}, unexpected columns {[c for c in found if c not in expected]}"
+        )
+    return f"select {', '.join(expected)} from read_parquet('{files}') order by {', '.join(view.keys)}"
 
 
 def _content_hash(connection: duckdb.DuckDBPyConnection, table: str, fingerprint: str, cutoff: dt.date) -> str:

@@ -20,7 +20,7 @@ def test_spark_snapshot_rows_equal_duckdb_snapshot(spark_replayed):
     _, env, _, parquet = spark_replayed
     with duckdb.connect(env["FTI_WAREHOUSE"], read_only=True) as connection:
         duck = duckdb_frame(connection, snapshot.training_rows_sql(VIEW, CUTOFF))
-        spark = duckdb_frame(connection, snapshot.parquet_rows_sql(VIEW, parquet))
+        spark = duckdb_frame(connection, snapshot.parquet_rows_sql(connection, VIEW, parquet))
     assert list(spark.columns) == list(duck.columns)
     assert_same_rows(duck, spark, list(VIEW.keys))
 
@@ -63,3 +63,13 @@ def test_parquet_snapshot_needs_its_cutoff(spark_replayed, tmp_path, monkeypatch
     result = run_once("training_job", dg.DagsterInstance.ephemeral(), {"ops": {"training_snapshot": {"config": {"parquet": str(parquet)}}}})
     assert not result.success
     assert "needs the cutoff it was built for" in "\n".join(failure_messages(result))
+
+
+def test_parquet_rows_of_another_shape_are_refused(tmp_path):
+    rows = tmp_path / "rows.parquet"
+    with duckdb.connect() as connection:
+        connection.sql(f"copy (select 'f1' as flight_id, date '2013-03-08' as scheduled_dep_date) to '{rows}' (format parquet)")
+        with pytest.raises(ValueError, match=r"does not hold flight_disruption v1 snapshot rows: missing columns \['carrier'"):
+            snapshot.parquet_rows_sql(connection, VIEW, rows)
+        with pytest.raises(FileNotFoundError, match="no snapshot rows at"):
+            snapshot.parquet_rows_sql(connection, VIEW, tmp_path / "missing")
