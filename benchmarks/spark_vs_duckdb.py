@@ -16,8 +16,9 @@ Needs the `spark` extra and Java 17. Figures (each once: Spark's are minutes):
   spine x four feature groups), DuckDB's ASOF dialect into a temp table, Spark's union +
   last_value dialect into Spark's no-op sink (computed, not written); Spark twice, the second
   without first-query warm-up.
-Rows are checked equal in count on both engines. Called from the suite (run_all.py) as a
-stage of its own: `spark_vs_duckdb.main(["--json", path])` in a child process.
+Rows are checked equal in count on both engines. For the suite (run_all.py): run it as a
+child process at 1x only (`python benchmarks/spark_vs_duckdb.py --json <results>/spark.json`),
+and skip it, saying why, when pyspark or java is missing; it writes nothing outside its workdir.
 """
 
 import argparse
