@@ -9,6 +9,7 @@ from fti_assets.dbt.project import dbt_executable, dbt_project
 from fti_assets.feature_pipeline.ingestion import raw_assets
 from fti_assets.inference_pipeline.assets import inference_assets
 from fti_assets.jobs import daily_replay_job, feature_job, inference_job
+from fti_assets.progress import progress_logger
 from fti_assets.resources import ModelStoreResource, WarehouseResource
 from fti_assets.training_pipeline.assets import (
     promote_job,
@@ -24,6 +25,8 @@ defs = dg.Definitions(
     jobs=[feature_job, training_job, inference_job, daily_replay_job, promote_job],
     schedules=[training_schedule, daily_replay_schedule],
     sensors=[retrain_on_degradation],
+    # A run whose config names no logger gets Dagster's console logger, as if none were given.
+    loggers={"console": dg.colored_console_logger, "progress": progress_logger},
     resources={
         "warehouse": WarehouseResource(),
         "model_store": ModelStoreResource(),
