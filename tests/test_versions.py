@@ -12,11 +12,11 @@ import duckdb
 import pytest
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
+from fti_assets import manifest as dbt_manifest
 from fti_assets import settings
 from fti_assets.cli import main as fti
 from fti_assets.dbt.code_versions import node_code_version
-from fti_assets.dbt.project import ensure_manifest
-from fti_assets.definitions import defs
+from fti_assets.definitions import build
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V2
 from fti_assets.feature_views.view import fingerprint
 from fti_assets.inference_pipeline import assets as inference_assets
@@ -33,7 +33,7 @@ MACRO = "macro.fti.trailing_outcome_windows"
 
 def score_day(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     """batch_predictions for DAY alone: the monitoring models are not what these tests guard."""
-    return defs.get_job_def("inference_job").execute_in_process(
+    return build().get_job_def("inference_job").execute_in_process(
         instance=instance, tags={PARTITION_NAME_TAG: DAY}, raise_on_error=False,
         asset_selection=[dg.AssetKey(["inference", "batch_predictions"])],
     )
@@ -52,7 +52,7 @@ def model_predictions(warehouse, version: int) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def manifest() -> dict:
-    return json.loads(ensure_manifest().read_text())
+    return copy.deepcopy(dbt_manifest.load())
 
 
 def edited(manifest: dict, *, model: str | None = None, macro: str | None = None) -> dict:
@@ -113,7 +113,7 @@ def test_editing_a_feature_model_or_its_macro_changes_the_fingerprint(manifest):
 
 def test_inference_refuses_a_model_whose_features_changed(scored_copy, manifest, monkeypatch):
     before = query(scored_copy, "select * from inference.predictions order by all")
-    monkeypatch.setattr(inference_assets, "live_manifest", lambda: edited(manifest, macro=MACRO))
+    monkeypatch.setattr(dbt_manifest, "load", lambda: edited(manifest, macro=MACRO))
 
     result = score_day(dg.DagsterInstance.ephemeral())
 

@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from fti_assets.stateful.warehouse import transaction
+from fti_assets import constants
 from fti_assets.feature_views.view import FEATURE_SCHEMA, FeatureView, point_in_time_sql
+from fti_assets.stateful.warehouse import transaction
 
 SCHEMA = "training"
-# The replay's local time zone, as the dbt var `local_timezone`: days are New York days.
-LOCAL_TIMEZONE = ZoneInfo("America/New_York")
+# The replay's days are local New York days.
+LOCAL_TIMEZONE = ZoneInfo(constants.LOCAL_TIMEZONE)
 
 INDEX_DDL = f"""
 create table if not exists {SCHEMA}.snapshots (
