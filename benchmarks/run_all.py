@@ -113,9 +113,10 @@ def _dbt(warehouse: Path, window: tuple[dt.date, dt.date], *args: str) -> dict:
     """The dbt asset's command for a window, as Dagster runs it; wall seconds, dbt's own
     execution seconds and its slowest nodes. The target folder (parse state) lives beside the
     warehouse across stages and repeats, as the project's does across scheduled days."""
+    from fti_assets.dbt.project import dbt_executable
+
     from fti_assets import settings
     from fti_assets.dbt.assets import REPLAY_BUILD_ARGS, replay_window_env
-    from fti_assets.dbt.project import dbt_executable
 
     target = warehouse.parent / "dbt_target"
     started = time.perf_counter()

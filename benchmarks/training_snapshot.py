@@ -13,7 +13,8 @@ def hand_written(cutoff: dt.date) -> str:
     route, carrier, weather, plane = (group.columns for group in VIEW.groups)
 
     def fresh(alias, columns, ttl):
-        return ", ".join(f"case when {alias}.event_at > s.prediction_at - interval {ttl} then {alias}.{c} end as {c}" for c in columns)
+        fresh_row = f"{alias}.event_at > s.prediction_at - interval {ttl}"
+        return ", ".join(f"case when {fresh_row} then {alias}.{c} end as {c}" for c in columns)
 
     return f"""
         create table hand_written as
@@ -22,8 +23,10 @@ def hand_written(cutoff: dt.date) -> str:
             {fresh('r', route, "2 day")}, {fresh('c', carrier, "2 day")},
             {fresh('w', weather, "3 hour")}, {fresh('p', plane, "7 day")}
         from features.flight_spine_v1 s
-        asof left join features.fg_route_history_v1 r on s.origin = r.origin and s.dest = r.dest and s.prediction_at >= r.event_at
-        asof left join features.fg_carrier_origin_history_v1 c on s.carrier = c.carrier and s.origin = c.origin and s.prediction_at >= c.event_at
+        asof left join features.fg_route_history_v1 r
+            on s.origin = r.origin and s.dest = r.dest and s.prediction_at >= r.event_at
+        asof left join features.fg_carrier_origin_history_v1 c
+            on s.carrier = c.carrier and s.origin = c.origin and s.prediction_at >= c.event_at
         asof left join features.fg_origin_weather_v1 w on s.origin = w.origin and s.prediction_at >= w.event_at
         asof left join features.fg_aircraft_v1 p on s.tailnum = p.tailnum and s.prediction_at >= p.event_at
         where s.scheduled_dep_date <= date '{cutoff}' and s.label_known_at <= timestamp '{boundary}'

@@ -6,7 +6,9 @@ import dagster as dg
 
 from fti_assets.constants import LOCAL_TIMEZONE, REPLAY_END_EXCLUSIVE, REPLAY_START
 
-replay_days = dg.DailyPartitionsDefinition(start_date=REPLAY_START, end_date=REPLAY_END_EXCLUSIVE, timezone=LOCAL_TIMEZONE)
+replay_days = dg.DailyPartitionsDefinition(
+    start_date=REPLAY_START, end_date=REPLAY_END_EXCLUSIVE, timezone=LOCAL_TIMEZONE
+)
 
 
 def partition_dates(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:

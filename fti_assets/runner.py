@@ -37,7 +37,9 @@ def run_once(job_name: str, instance: dg.DagsterInstance, run_config: dict | Non
     """One run of an unpartitioned job (training)."""
     from fti_assets.definitions import build
 
-    return build().get_job_def(job_name).execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+    return build().get_job_def(job_name).execute_in_process(
+        instance=instance, run_config=run_config, raise_on_error=False
+    )
 
 
 def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:

@@ -40,7 +40,11 @@ def render() -> str:
         if not connection.sql(
             "select 1 from information_schema.tables where table_schema = 'inference' and table_name = 'predictions'"
         ).fetchall():
-            lines += ["", "No model has been trained or scored yet: run `fti main` (or the training_job, then the inference_job)."]
+            lines += [
+                "",
+                "No model has been trained or scored yet: run `fti main` "
+                "(or the training_job, then the inference_job).",
+            ]
             return "\n".join(lines)
         champion = connection.sql(
             """select v.version, v.metrics->>'$.test.model.roc_auc', v.metrics->>'$.test.baseline.roc_auc'
@@ -49,7 +53,11 @@ def render() -> str:
         ).fetchall()
         if champion:
             version, auc, baseline = champion[0]
-            lines += ["", f"Champion: model version {version}, test ROC AUC {float(auc):.3f} (route baseline {float(baseline):.3f})"]
+            lines += [
+                "",
+                f"Champion: model version {version}, test ROC AUC {float(auc):.3f} "
+                f"(route baseline {float(baseline):.3f})",
+            ]
         for title, sql in QUERIES.items():
             lines += ["", f"{title}:", sql.strip(), "", str(connection.sql(sql))]
     lines += [

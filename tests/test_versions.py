@@ -4,6 +4,7 @@ brings back the old model with its own features and its own predictions, bit for
 """
 
 import copy
+import itertools
 import json
 import re
 
@@ -103,7 +104,7 @@ def test_editing_a_feature_model_or_its_macro_changes_the_fingerprint(manifest):
     assert fingerprint(FLIGHT_DISRUPTION_V2, model_edit) != before[1]
 
     macro_edit = edited(manifest, macro=MACRO)
-    assert all(fingerprint(v, macro_edit) != b for v, b in zip(views, before))
+    assert all(fingerprint(v, macro_edit) != b for v, b in zip(views, before, strict=True))
     node = manifest["nodes"]["model.fti.fg_route_history.v1"]
     assert node_code_version(macro_edit, node) != node_code_version(manifest, node), "the UI would not show it stale"
 
@@ -147,7 +148,7 @@ def test_rollback_rescoring_reproduces_earlier_predictions_bit_for_bit(scored_co
     history = query(scored_copy, "select version, valid_from, valid_to, reason from registry.alias_history "
                                  "where alias = 'champion' order by valid_from")
     assert [h[0] for h in history][-2:] == [2, 1] and history[-1][3] == "rollback"
-    assert all(h[2] == nxt[1] for h, nxt in zip(history, history[1:])) and history[-1][2] is None
+    assert all(h[2] == nxt[1] for h, nxt in itertools.pairwise(history)) and history[-1][2] is None
 
 
 def test_promoting_an_unknown_version_fails_clearly(scored_copy):

@@ -22,7 +22,9 @@ class FtiTranslator(DagsterDbtTranslator):
 
     def __init__(self, manifest: Mapping[str, Any]):
         # Three inference tables are one Dagster asset (inference/batch_predictions).
-        super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_duplicate_source_asset_keys=True))
+        super().__init__(
+            DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_duplicate_source_asset_keys=True)
+        )
         self._manifest = manifest
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from fti_assets.feature_views.view import FeatureView, model_inputs, point_in_time_sql
@@ -38,16 +37,23 @@ def day_spine_sql(view: FeatureView, start: dt.date, end: dt.date) -> str:
     )
 
 
-def feature_rows(connection: duckdb.DuckDBPyConnection, view: FeatureView, start: dt.date, end: dt.date) -> pd.DataFrame:
+def feature_rows(
+    connection: duckdb.DuckDBPyConnection, view: FeatureView, start: dt.date, end: dt.date
+) -> pd.DataFrame:
     """The view's rows for the flights of start..end, with the flight context predictions record."""
     carried = tuple(c for c in FLIGHT_CONTEXT if c not in (*view.keys, *view.spine_features))
-    rows = connection.sql(point_in_time_sql(view, day_spine_sql(view, start, end), carried)).arrow().read_all().to_pandas()
+    query = point_in_time_sql(view, day_spine_sql(view, start, end), carried)
+    rows = connection.sql(query).arrow().read_all().to_pandas()
     rows[list(view.numeric_features)] = rows[list(view.numeric_features)].astype("float64")
     return rows
 
 
 def day_chunks(
-    connection: duckdb.DuckDBPyConnection, spine_relation: str, start: dt.date, end: dt.date, chunk_rows: int = CHUNK_ROWS
+    connection: duckdb.DuckDBPyConnection,
+    spine_relation: str,
+    start: dt.date,
+    end: dt.date,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> list[tuple[dt.date, dt.date]]:
     """start..end cut into runs of whole days holding about `chunk_rows` scheduled flights each."""
     days = connection.execute(

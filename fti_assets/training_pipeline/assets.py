@@ -72,7 +72,8 @@ def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig,
     dbt_manifest = manifest.load()
     with warehouse.connect() as connection:
         if not connection.execute(
-            "select 1 from information_schema.tables where table_schema = 'features' and table_name = ?", [view.spine_relation]
+            "select 1 from information_schema.tables where table_schema = 'features' and table_name = ?",
+            [view.spine_relation],
         ).fetchall():
             raise dg.Failure(
                 f"features.{view.spine_relation} does not exist in {warehouse.resolved_path}: "
@@ -118,10 +119,10 @@ def flight_disruption_model(
     warehouse: WarehouseResource,
     model_store: ModelStoreResource,
 ) -> dg.Output[int]:
-    """A registered model version (alias `challenger`) fitted on the snapshot's train period, evaluated on its test period."""
+    """A registered model version (alias `challenger`) fitted on the snapshot's train period,
+    evaluated on its test period."""
+    from fti_assets.stateful import feature_baselines, registry
     from fti_assets.stateful import model_store as store
-    from fti_assets.stateful import registry
-    from fti_assets.stateful import feature_baselines
     from fti_assets.training_pipeline import champion, model, snapshot
 
     # The snapshot's own view: the model reads exactly the features its snapshot was built with.
@@ -138,7 +139,9 @@ def flight_disruption_model(
             connection, model_store.resolved_path, split, training_snapshot["fingerprint"], view
         )
         sha, name = store.save(pipeline, model_store.resolved_path)
-        inputs = _latest_versions(context.instance, [context.asset_key_for_input("training_snapshot"), *_feature_keys(view)])
+        inputs = _latest_versions(
+            context.instance, [context.asset_key_for_input("training_snapshot"), *_feature_keys(view)]
+        )
         inputs["code_version"] = context.assets_def.code_versions_by_key[context.asset_key]
         inputs["fingerprint_parts"] = training_snapshot.get("fingerprint_parts", {})
         version = registry.register_version(
@@ -159,7 +162,9 @@ def flight_disruption_model(
         )
         registry.set_alias(connection, "challenger", version, f"trained on snapshot {training_snapshot['snapshot_id']}")
     y, test = model.labels(split.test, view), split.test
-    pngs = model.plots(y, model.predict_proba(pipeline, test, view), model.baseline_scores(test, evaluation["train_prevalence"]))
+    pngs = model.plots(
+        y, model.predict_proba(pipeline, test, view), model.baseline_scores(test, evaluation["train_prevalence"])
+    )
     test_metrics = evaluation["test"]["model"]
     return dg.Output(
         version,
@@ -191,18 +196,23 @@ def _decision(warehouse: WarehouseResource, version: int):
 
 @dg.asset_check(asset=flight_disruption_model, blocking=True)
 def check_challenger_passes_promotion_gate(flight_disruption_model: int, warehouse: WarehouseResource):
-    """Blocks promotion unless the challenger beats the champion and serves every carrier and origin within the margin."""
+    """Blocks promotion unless the challenger beats the champion and serves every carrier and
+    origin within the margin."""
     decision = _decision(warehouse, flight_disruption_model)
     return dg.AssetCheckResult(
         passed=decision.promote,
         description=decision.message,
-        metadata={"version": flight_disruption_model, "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons))},
+        metadata={
+            "version": flight_disruption_model,
+            "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons)),
+        },
     )
 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="training")
 def champion_promotion(flight_disruption_model: int, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The `champion` alias, moved to the challenger that passed the promotion gate (history in registry.alias_history)."""
+    """The `champion` alias, moved to the challenger that passed the promotion gate (history in
+    registry.alias_history)."""
     from fti_assets.stateful import registry
 
     decision = _decision(warehouse, flight_disruption_model)
@@ -211,7 +221,9 @@ def champion_promotion(flight_disruption_model: int, warehouse: WarehouseResourc
     with warehouse.connect() as connection:
         previous = registry.current_alias_version(connection, "champion")
         registry.set_alias(connection, "champion", flight_disruption_model, decision.message)
-    return dg.MaterializeResult(metadata={"champion": flight_disruption_model, "previous": previous or 0, "reason": decision.message})
+    return dg.MaterializeResult(
+        metadata={"champion": flight_disruption_model, "previous": previous or 0, "reason": decision.message}
+    )
 
 
 training_assets = [training_snapshot, flight_disruption_model, champion_promotion]

@@ -9,7 +9,9 @@ from fti_assets.stateful import registry
 from fti_assets.training_pipeline import model
 
 
-def champion_on(connection: duckdb.DuckDBPyConnection, store: Path, split: model.Split, fingerprint: str, view: FeatureView) -> dict | None:
+def champion_on(
+    connection: duckdb.DuckDBPyConnection, store: Path, split: model.Split, fingerprint: str, view: FeatureView
+) -> dict | None:
     """The current champion's test ROC AUC on this challenger's test period when it reads the
     same features (a fair comparison); else the figure recorded at its own training."""
     version = registry.current_alias_version(connection, "champion")

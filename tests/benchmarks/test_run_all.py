@@ -24,7 +24,7 @@ def test_quick_suite_reports_every_figure(tmp_path):
     # --quick leaves out the main job (it alone takes minutes); it must say so, with a reason.
     assert scale["skipped"].keys() == {"main_job"}, scale["skipped"]
     main_job_figures = {name for name, stage, *_ in ROWS if stage == "main_job"}
-    for name, stage, _key, _unit, _label in ROWS:
+    for name, _stage, _key, _unit, _label in ROWS:
         if name in main_job_figures:
             assert name not in scale["figures"]
             continue

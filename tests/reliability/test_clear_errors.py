@@ -6,8 +6,7 @@ import shutil
 import dagster as dg
 import pytest
 
-from fti_assets import cli, settings, summary
-from fti_assets import manifest
+from fti_assets import cli, manifest, settings, summary
 from fti_assets.runner import failure_messages, run_once, run_window
 from fti_assets.stateful.warehouse import WarehousePathError, connect
 from tests.conftest import DAY, TRAINING_RUN

@@ -6,8 +6,8 @@ import datetime as dt
 import duckdb
 import pytest
 
-from fti_assets.training_pipeline import model, snapshot
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
+from fti_assets.training_pipeline import model, snapshot
 from fti_assets.training_pipeline.promotion import GateConfig, promotion_decision
 from tests.training_pipeline import synthetic
 
