@@ -135,6 +135,9 @@ def test_rollback_rescoring_reproduces_earlier_predictions_bit_for_bit(scored_co
 
     trained = run_once("training_job", instance, TRAINING_RUN_V2)  # the gate may or may not promote it
     assert query(scored_copy, "select version, feature_view_version from registry.model_versions order by 1") == [(1, 1), (2, 2)], failure_messages(trained)
+    # Its drift baseline was stored when it was registered, before it scored anything.
+    assert query(scored_copy, "select distinct feature from inference.feature_baselines where model_version = 2 "
+                              "order by 1") == sorted((c,) for c in FLIGHT_DISRUPTION_V2.numeric_features)
     fti(["promote", "--version", "2", "--reason", "upgrade to route history v2"])
     upgraded = score_day(instance)
     assert upgraded.success, failure_messages(upgraded)
