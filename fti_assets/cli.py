@@ -46,7 +46,8 @@ def run_main(start: str, end: str, cutoff: str, scoring_start: str, verbose: boo
     steps = [
         (f"feature_job {start}..{end}", lambda logs: run_window("feature_job", start, end, instance, logs)),
         (f"training_job (cutoff {cutoff})", lambda logs: run_once("training_job", instance, {**training, **logs})),
-        (f"inference_job {scoring_start}..{end}", lambda logs: run_window("inference_job", scoring_start, end, instance, logs)),
+        (f"inference_job {scoring_start}..{end}",
+         lambda logs: run_window("inference_job", scoring_start, end, instance, logs)),
     ]
     log_file.parent.mkdir(parents=True, exist_ok=True)
     for name, step in steps:
@@ -61,15 +62,13 @@ def run_main(start: str, end: str, cutoff: str, scoring_start: str, verbose: boo
 
 def promote(version: int, reason: str) -> None:
     """Set `champion` to a model version (upgrade or rollback); exits with the reason if refused."""
-    import json
-
+    from fti_assets import manifest
     from fti_assets.stateful.warehouse import connect
     from fti_assets.training_pipeline import rollout
 
-    manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     with connect(settings.warehouse_path()) as connection:
         try:
-            done = rollout.promote(connection, manifest, version, reason)
+            done = rollout.promote(connection, manifest.load(), version, reason)
         except rollout.PromotionRefused as refused:
             sys.exit(f"promote refused: {refused}")
     print(f"champion: version {done.previous} -> {done.version}, reading {done.feature_view} ({done.reason})")

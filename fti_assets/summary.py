@@ -41,11 +41,16 @@ def render() -> str:
     path = settings.warehouse_path()
     with connect(path, read_only=True) as connection:
         lines = [f"Warehouse: {path}"]
-        lines += [f"  {schema:<11} {count:>3} tables {rows:>12,} rows" for schema, count, rows in table_counts(connection)]
+        for schema, count, rows in table_counts(connection):
+            lines.append(f"  {schema:<11} {count:>3} tables {rows:>12,} rows")
         if not connection.sql(
             "select 1 from information_schema.tables where table_schema = 'inference' and table_name = 'predictions'"
         ).fetchall():
-            lines += ["", "No model has been trained or scored yet: run `fti main` (or the training_job, then the inference_job)."]
+            lines += [
+                "",
+                "No model has been trained or scored yet: run `fti main` "
+                "(or the training_job, then the inference_job).",
+            ]
             return "\n".join(lines)
         champion = connection.sql(
             """select v.version, v.metrics->>'$.test.model.roc_auc', v.metrics->>'$.test.baseline.roc_auc'
@@ -54,7 +59,11 @@ def render() -> str:
         ).fetchall()
         if champion:
             version, auc, baseline = champion[0]
-            lines += ["", f"Champion: model version {version}, test ROC AUC {float(auc):.3f} (route baseline {float(baseline):.3f})"]
+            lines += [
+                "",
+                f"Champion: model version {version}, test ROC AUC {float(auc):.3f} "
+                f"(route baseline {float(baseline):.3f})",
+            ]
         for title, sql in QUERIES.items():
             lines += ["", f"{title}:", sql.strip(), "", str(connection.sql(sql))]
     lines += [

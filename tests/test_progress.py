@@ -5,7 +5,7 @@ import io
 
 import dagster as dg
 
-from fti_assets.definitions import defs
+from fti_assets.definitions import build
 from fti_assets.progress import logger_config, progress_logger, stage_line
 
 
@@ -69,4 +69,4 @@ def test_the_progress_line_counts_steps_as_they_end(monkeypatch):
 def test_the_code_locations_jobs_accept_the_cli_logger_config(tmp_path):
     config = logger_config("a job", tmp_path / "run.log", verbose=True)
     for name in ("feature_job", "training_job", "inference_job", "daily_replay_job"):
-        assert dg.validate_run_config(defs.resolve_job_def(name), config)["loggers"].keys() == {"progress", "console"}
+        assert dg.validate_run_config(build().resolve_job_def(name), config)["loggers"].keys() == {"progress", "console"}

@@ -164,7 +164,7 @@ def _check_types(connection: duckdb.DuckDBPyConnection, table: RawTable, staged:
         "select " + ", ".join(f"count(*) filter (where {_not_typed(c, t)})" for c, t in checked.items())
         + f" from {staged}"
     ).fetchall()[0]
-    for (column, sql_type), bad in zip(checked.items(), counts):
+    for (column, sql_type), bad in zip(checked.items(), counts, strict=True):
         if bad:
             shown = "* exclude (partition_date)" if table.daily else "*"
             rows = connection.sql(

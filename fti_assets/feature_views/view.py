@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from fti_assets.dbt.code_versions import macro_closure
+from fti_assets.manifest import macro_closure
 
 FEATURE_SCHEMA = "features"
 

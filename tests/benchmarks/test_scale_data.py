@@ -14,7 +14,7 @@ from fti_assets.feature_pipeline.raw_tables import (
     replace_days,
     replace_whole,
 )
-from fti_assets.feature_pipeline.source_files import FILE_NAMES, loadable_file, read_source
+from fti_assets.feature_pipeline.source_files import FILE_NAMES, loadable_file
 
 FIRST, LAST = dt.date(2013, 3, 9), dt.date(2013, 3, 11)  # across the DST switch (2013-03-10)
 FACTOR = 3
