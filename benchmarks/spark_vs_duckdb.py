@@ -38,6 +38,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 YEAR = (dt.date(2013, 1, 1), dt.date(2013, 12, 31))
+WINDOW = {"FTI_START_DATE": str(YEAR[0]), "FTI_END_DATE": str(YEAR[1])}
 MODELS_ONLY = ("--exclude", "monitoring", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
 
 
@@ -48,28 +49,27 @@ def _timed(step):
 
 
 def ingest(warehouse: Path) -> None:
-    from fti_assets.feature_pipeline.raw_tables import RAW_TABLES, replace_days, replace_whole, rows_for_days
-    from fti_assets.feature_pipeline.source_files import read_source
+    from fti_assets.feature_pipeline.raw_tables import RAW_TABLES, replace_days, replace_whole
+    from fti_assets.feature_pipeline.source_files import loadable_file
     from fti_assets.stateful.warehouse import connect
 
     with connect(warehouse) as connection:
         for table in RAW_TABLES.values():
-            rows = read_source(table.name)
             if table.daily:
-                replace_days(connection, table, rows_for_days(rows, *YEAR), *YEAR)
+                replace_days(connection, table, loadable_file(table.name), *YEAR)
             else:
-                replace_whole(connection, table, rows)
+                replace_whole(connection, table, loadable_file(table.name))
 
 
 def duckdb_build(warehouse: Path, target: Path) -> None:
     from fti_assets import settings
-    from fti_assets.dbt.project import dbt_executable
+    from fti_assets.manifest import dbt_executable
 
     subprocess.run(
         [str(dbt_executable()), "build", "--full-refresh", *MODELS_ONLY, "--profiles-dir", ".", "--quiet",
          "--target-path", str(target), "--log-path", str(target)],
         cwd=settings.DBT_PROJECT_DIR,
-        env={**os.environ, "FTI_WAREHOUSE": str(warehouse), "FTI_START_DATE": str(YEAR[0]), "FTI_END_DATE": str(YEAR[1])},
+        env={**os.environ, "FTI_WAREHOUSE": str(warehouse), **WINDOW},
         check=True,
     )
 
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     figures["spark_raw_load_s"], _ = _timed(lambda: spark_catalog.load_raw(spark, warehouse, spark_dir))
     figures["spark_build_s"], _ = _timed(lambda: spark_catalog.dbt_build(
         ["build", "--full-refresh", *MODELS_ONLY, "--quiet"], spark_dir,
-        {"FTI_START_DATE": str(YEAR[0]), "FTI_END_DATE": str(YEAR[1])},
+        WINDOW,
     ))
     pit = spark.sql(training_rows_sql(VIEW, cutoff, dialect="spark"))
     figures["spark_pit_first_s"], _ = _timed(lambda: pit.write.format("noop").mode("overwrite").save())
@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def render(f: dict) -> str:
     rows = [
-        ("feature build, 2013 (dbt models + seed, full refresh)", f["duckdb_build_s"], f["spark_build_s"], f["build_ratio"]),
+        ("feature build, 2013 (dbt models + seed, full refresh)", f["duckdb_build_s"], f["spark_build_s"],
+         f["build_ratio"]),
         (f"point-in-time join ({f['pit_rows']:,} spine rows x {f['feature_rows']:,} feature rows)",
          f["duckdb_pit_s"], f["spark_pit_s"], f["pit_ratio"]),
     ]
@@ -149,9 +150,10 @@ def render(f: dict) -> str:
     lines += [f"| {name} | {d:.1f} | {s:.1f} | {s / d:.1f}x |" for name, d, s, _ in rows]
     lines += [
         "",
-        f"Spark on {f['spark_cores']} local cores; its JVM start {f['spark_jvm_start_s']:.1f} s, the copy of the raw tables "
-        f"into Spark {f['spark_raw_load_s']:.1f} s, the first point-in-time query {f['spark_pit_first_s']:.1f} s "
-        f"(the table shows the second). DuckDB's ingestion of 2013: {f['ingest_s']:.1f} s.",
+        f"Spark on {f['spark_cores']} local cores; its JVM start {f['spark_jvm_start_s']:.1f} s, "
+        f"the copy of the raw tables into Spark {f['spark_raw_load_s']:.1f} s, "
+        f"the first point-in-time query {f['spark_pit_first_s']:.1f} s (the table shows the second). "
+        f"DuckDB's ingestion of 2013: {f['ingest_s']:.1f} s.",
     ]
     return "\n".join(lines)
 

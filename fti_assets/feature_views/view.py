@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from fti_assets.dbt.code_versions import macro_closure
+from fti_assets.manifest import macro_closure
 
 FEATURE_SCHEMA = "features"
 
@@ -170,20 +170,23 @@ def _union_latest(view: FeatureView) -> tuple[list[str], list[str]]:
     ctes, joins = [], []
     for i, group in enumerate(view.groups):
         partition = [f"__k{j}" for j in range(len(group.join_keys))]
+        spine_keys = ", ".join(f"{s} as {k}" for (s, _), k in zip(group.join_keys, partition, strict=True))
+        group_keys = ", ".join(f"{c} as {k}" for (_, c), k in zip(group.join_keys, partition, strict=True))
+        window = f"partition by {', '.join(partition)} order by __at, __order"
         fields = ", ".join(f"'{c}', {c}" for c in (group.event_time, *group.columns))
         ctes += [
             f"g{i} as (",
             f"    select {keys}, __row",
             "    from (",
             f"        select {keys}, __order, last_value(__row, true) over (",
-            f"            partition by {', '.join(partition)} order by __at, __order rows between unbounded preceding and current row",
+            f"            {window} rows between unbounded preceding and current row",
             "        ) as __row",
             "        from (",
-            f"            select {keys}, {', '.join(f'{s} as {k}' for (s, _), k in zip(group.join_keys, partition))},",
+            f"            select {keys}, {spine_keys},",
             f"                {view.prediction_time} as __at, 1 as __order, null as __row",
             "            from spine",
             "            union all",
-            f"            select {', '.join(f'null as {k}' for k in view.keys)}, {', '.join(f'{c} as {k}' for (_, c), k in zip(group.join_keys, partition))},",
+            f"            select {', '.join(f'null as {k}' for k in view.keys)}, {group_keys},",
             f"                {group.event_time}, 0, named_struct({fields})",
             f"            from {_group_rows(view, group)}",
             # A NULL key matches no spine row, as in a join.

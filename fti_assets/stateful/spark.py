@@ -17,8 +17,7 @@ import jinja2
 import yaml
 
 from fti_assets import settings
-from fti_assets.export import export_tables
-from fti_assets.feature_pipeline.raw_tables import RAW_TABLES
+from fti_assets.stateful.warehouse import connect
 
 TARGET = "spark"
 
@@ -52,18 +51,26 @@ def session(spark_dir: Path | None = None):
 
 
 def load_raw(spark, warehouse: Path, spark_dir: Path | None = None) -> dict[str, int]:
-    """Copy the warehouse's raw tables into the Spark catalog (schema `raw`), through Parquet.
+    """Copy every table of the warehouse's `raw` schema into the Spark catalog, through Parquet.
 
     DuckDB's ingestion has already applied the ingestion rules (shape checks, whole days),
     so Spark reads exactly the rows the DuckDB path reads. Returns the rows per table."""
     folder = (spark_dir or settings.spark_dir()) / "raw_export"
-    files = export_tables(warehouse, folder, tuple(t.qualified_name for t in RAW_TABLES.values()))
+    folder.mkdir(parents=True, exist_ok=True)
+    with connect(warehouse, read_only=True) as connection:
+        tables = [t for (t,) in connection.sql(
+            "select table_name from information_schema.tables where table_schema = 'raw' order by 1"
+        ).fetchall()]
+        if not tables:
+            raise LookupError(f"no raw tables in {warehouse}: run the feature_job (or `fti main`) first")
+        for table in tables:
+            connection.sql(f"copy raw.{table} to '{folder / table}.parquet' (format parquet)")
     spark.sql("create schema if not exists raw")
     counts = {}
-    for table, file in zip(RAW_TABLES.values(), files):
-        spark.sql(f"drop table if exists {table.qualified_name}")
-        spark.sql(f"create table {table.qualified_name} using parquet as select * from parquet.`{file}`")
-        counts[table.qualified_name] = spark.table(table.qualified_name).count()
+    for table in tables:
+        spark.sql(f"drop table if exists raw.{table}")
+        spark.sql(f"create table raw.{table} using parquet as select * from parquet.`{folder / table}.parquet`")
+        counts[f"raw.{table}"] = spark.table(f"raw.{table}").count()
     shutil.rmtree(folder)
     return counts
 
