@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from fti_assets.dbt.code_versions import macro_closure
+from fti_assets.feature_views.on_demand import OnDemandFeature
 
 FEATURE_SCHEMA = "features"
 
@@ -46,12 +47,13 @@ class FeatureView:
     label: str
     groups: tuple[FeatureGroupRef, ...]
     prediction_time: str = "prediction_at"
+    on_demand: tuple[OnDemandFeature, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.categorical_features) - set(self.spine_features)
         if unknown:
             raise ValueError(f"feature view {self.name}: categorical features {sorted(unknown)} are not spine features")
-        names = [*self.spine_features, *(c for g in self.groups for c in g.columns)]
+        names = [*self.spine_features, *(c for g in self.groups for c in g.columns), *(f.name for f in self.on_demand)]
         duplicated = {c for c in names if names.count(c) > 1}
         if duplicated:
             raise ValueError(f"feature view {self.name}: columns {sorted(duplicated)} are declared twice")
@@ -61,8 +63,16 @@ class FeatureView:
         return tuple(c for g in self.groups for c in g.columns)
 
     @property
+    def on_demand_features(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.on_demand)
+
+    @property
+    def on_demand_inputs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for f in self.on_demand for c in f.inputs))
+
+    @property
     def features(self) -> tuple[str, ...]:
-        return (*self.spine_features, *self.group_features)
+        return (*self.spine_features, *self.group_features, *self.on_demand_features)
 
     @property
     def numeric_features(self) -> tuple[str, ...]:
@@ -84,10 +94,12 @@ def point_in_time_sql(view: FeatureView, spine_sql: str, carried: tuple[str, ...
 
     Per group, `ASOF LEFT JOIN` takes the latest row with event time <= prediction time (an
     event at exactly the prediction time is known); a row older than the TTL is nulled out,
-    and a spine row without a match keeps NULLs: no spine row is ever dropped.
+    and a spine row without a match keeps NULLs: no spine row is ever dropped. On-demand
+    features call their Python functions (register them first: `on_demand.register`).
     """
     join_keys = [s for g in view.groups for s, _ in g.join_keys]
     spine_columns = _unique([*view.keys, *view.spine_features])
+    on_demand_inputs = [c for c in view.on_demand_inputs if c not in (*spine_columns, view.prediction_time)]
     # COLUMNS(...) passes the label through only when the spine has it (inference spines do
     # not); the prediction time is always there, so the selection is never empty.
     passed = ", ".join(f"'{c}'" for c in (view.prediction_time, view.label, *carried))
@@ -113,7 +125,7 @@ def point_in_time_sql(view: FeatureView, spine_sql: str, carried: tuple[str, ...
     indent = ",\n        "
     return "\n".join([
         "with spine as (",
-        f"    select {', '.join(_unique([*spine_columns, *join_keys]))}, {passthrough}",
+        f"    select {', '.join(_unique([*spine_columns, *join_keys, *on_demand_inputs]))}, {passthrough}",
         f"    from ({spine_sql}) as spine_input",
         "),",
         "",
@@ -124,7 +136,10 @@ def point_in_time_sql(view: FeatureView, spine_sql: str, carried: tuple[str, ...
         ")",
         "",
         "select",
-        "        " + indent.join([*spine_columns, passthrough, *fresh_columns]),
+        "        " + indent.join([
+            *spine_columns, passthrough, *fresh_columns,
+            *(f"{f.name}({', '.join(f.inputs)}) as {f.name}" for f in view.on_demand),
+        ]),
         "from joined",
     ])
 
@@ -133,6 +148,11 @@ def _declaration(view: FeatureView) -> dict[str, Any]:
     declared = dataclasses.asdict(view)
     for group in declared["groups"]:
         group["ttl"] = group["ttl"].total_seconds()
+    # Views without on-demand features keep the declaration (and fingerprint) they had before
+    # the field existed; with them, the fingerprint covers each function's source.
+    declared.pop("on_demand")
+    if view.on_demand:
+        declared["on_demand"] = [f.declaration() for f in view.on_demand]
     return declared
 
 

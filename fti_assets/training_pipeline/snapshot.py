@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from fti_assets.stateful.warehouse import transaction
+from fti_assets.feature_views import on_demand
 from fti_assets.feature_views.view import FEATURE_SCHEMA, FeatureView, point_in_time_sql
 
 SCHEMA = "training"
@@ -102,6 +103,7 @@ def build_snapshot(
     leaves either the finished table with its index row, or nothing."""
     connection.sql(f"create schema if not exists {SCHEMA}")
     connection.sql(INDEX_DDL)
+    on_demand.register(connection, view.on_demand)
     staging = f"{SCHEMA}.building_{uuid.uuid4().hex[:12]}"
     with transaction(connection):
         connection.sql(f"create table {staging} as {training_rows_sql(view, cutoff)}")

@@ -1,0 +1,140 @@
+"""The online path of a feature view: the vector of one flight at a request time, from the
+online store's latest rows, built from the same declaration as `point_in_time_sql`.
+
+Offline, a group row joins when its event time is at or before the prediction time and newer
+than the TTL; here the store holds each key's latest row as of the replay clock, and the same
+two conditions decide whether it counts. A key the store does not hold gives NULLs, as the
+ASOF LEFT JOIN does. A row newer than the request time was not known then, so it gives NULLs
+too (the store keeps no older rows: asking about the past is the offline path's job).
+
+Spine features are the flight's schedule: the request carries carrier, origin and dest; the
+hour, weekday and month come from the scheduled departure in local time, as the dbt spine
+computes them (the parity test holds the two to the same values for every flight of a day);
+the route's distance is looked up in the store (`ROUTES`), written from the spine.
+"""
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from fti_assets.feature_views.view import FeatureGroupRef, FeatureView
+
+LOCAL_TIMEZONE = ZoneInfo("America/New_York")
+EPOCH = dt.datetime(1970, 1, 1)
+
+# The route attributes the spine carries per flight, stored per route: the latest scheduled value.
+ROUTES = FeatureGroupRef(
+    name="routes", version=1, join_keys=(("origin", "origin"), ("dest", "dest")), columns=("distance_miles",),
+    ttl=dt.timedelta.max,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class FlightRequest:
+    """One flight as a client names it; timestamps are naive UTC, as everything stored."""
+
+    carrier: str
+    flight_number: int
+    origin: str
+    dest: str
+    tailnum: str | None
+    scheduled_dep_at: dt.datetime
+    prediction_at: dt.datetime
+
+    @property
+    def scheduled_dep_local(self) -> dt.datetime:
+        return self.scheduled_dep_at.replace(tzinfo=dt.UTC).astimezone(LOCAL_TIMEZONE)
+
+    @property
+    def flight_id(self) -> str:
+        """The spine's key: carrier, number, origin and the local departure day."""
+        return f"{self.carrier}-{self.flight_number}-{self.origin}-{self.scheduled_dep_local.date().isoformat()}"
+
+
+SCHEDULE_FEATURES: dict[str, Callable[[FlightRequest], Any]] = {
+    "carrier": lambda r: r.carrier,
+    "origin": lambda r: r.origin,
+    "dest": lambda r: r.dest,
+    "scheduled_dep_hour_local": lambda r: float(r.scheduled_dep_local.hour),
+    "day_of_week": lambda r: float(r.scheduled_dep_local.isoweekday()),
+    "month_of_year": lambda r: float(r.scheduled_dep_local.month),
+}
+
+
+def microseconds(at: dt.datetime) -> int:
+    """A naive UTC timestamp as the store keeps event times."""
+    return (at - EPOCH) // dt.timedelta(microseconds=1)
+
+
+def served_groups(view: FeatureView) -> tuple[FeatureGroupRef, ...]:
+    """The stored relations a view's vector reads: its groups, and routes for spine lookups."""
+    lookups = (ROUTES,) if set(ROUTES.columns) & set(view.spine_features) else ()
+    return (*view.groups, *lookups)
+
+
+def check_servable(view: FeatureView) -> None:
+    """Every spine feature must come from the request or a stored lookup."""
+    missing = set(view.spine_features) - set(SCHEDULE_FEATURES) - set(ROUTES.columns)
+    if missing:
+        raise ValueError(f"feature view {view.name} v{view.version}: the online path cannot build spine features {sorted(missing)}")
+
+
+def entity(group: FeatureGroupRef, values: Mapping[str, Any]) -> str | None:
+    """A group's entity key from the spine columns it joins on; None when one is NULL (no match)."""
+    parts = [values.get(spine_column) for spine_column, _ in group.join_keys]
+    return None if any(p is None for p in parts) else "|".join(str(p) for p in parts)
+
+
+class OnlineView:
+    """A feature view's online vector builder: which store keys to read, and how to fill the vector."""
+
+    def __init__(self, view: FeatureView):
+        check_servable(view)
+        self.view = view
+        self.groups = served_groups(view)
+        self._ttl_us = [
+            None if g.ttl == dt.timedelta.max else g.ttl // dt.timedelta(microseconds=1) for g in self.groups
+        ]
+
+    def keys(self, request: FlightRequest) -> list[str | None]:
+        """The store key of each served group for this flight (None: a NULL join key)."""
+        values = {"carrier": request.carrier, "origin": request.origin, "dest": request.dest, "tailnum": request.tailnum}
+        return [None if (e := entity(g, values)) is None else f"{g.relation}:{e}" for g in self.groups]
+
+    def vector(self, request: FlightRequest, rows: Mapping[str, tuple[int, str]], keys: Sequence[str | None]) -> dict[str, Any]:
+        """Spine, group and on-demand features in the view's order, NULLs where nothing fresh is known."""
+        at = microseconds(request.prediction_at)
+        known: dict[str, Any] = {}
+        for group, key, ttl in zip(self.groups, keys, self._ttl_us):
+            row = rows.get(key) if key is not None else None
+            fresh = row is not None and row[0] <= at and (ttl is None or row[0] > at - ttl)
+            values = json.loads(row[1]) if fresh else [None] * len(group.columns)
+            known.update(zip(group.columns, values))
+        vector = {}
+        for name in self.view.spine_features:
+            vector[name] = SCHEDULE_FEATURES[name](request) if name in SCHEDULE_FEATURES else known[name]
+        for group in self.view.groups:
+            for column in group.columns:
+                vector[column] = known[column]
+        vector.update(on_demand_values(self.view, [request])[0])
+        return vector
+
+
+def on_demand_values(view: FeatureView, requests: Sequence[FlightRequest]) -> list[dict[str, float | None]]:
+    """Each on-demand feature of the view, computed by its one definition over the requests."""
+    if not view.on_demand:
+        return [{} for _ in requests]
+    columns = {
+        "scheduled_dep_at": np.array([r.scheduled_dep_at for r in requests], dtype="datetime64[us]"),
+        "prediction_at": np.array([r.prediction_at for r in requests], dtype="datetime64[us]"),
+    }
+    computed = {f.name: f.function(*(columns[c] for c in f.inputs)) for f in view.on_demand}
+    return [
+        {name: (None if np.isnan(values[i]) else float(values[i])) for name, values in computed.items()}
+        for i in range(len(requests))
+    ]
