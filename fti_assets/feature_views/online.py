@@ -66,6 +66,16 @@ SCHEDULE_FEATURES: dict[str, Callable[[FlightRequest], Any]] = {
 }
 
 
+def replay_clock(day: dt.date) -> dt.datetime:
+    """The replay's now after `day` is delivered: the next local midnight, as naive UTC."""
+    midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), LOCAL_TIMEZONE)
+    return midnight.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+# The request's columns on-demand features may read (the spine's, offline).
+REQUEST_TIMES = ("scheduled_dep_at", "prediction_at")
+
+
 def microseconds(at: dt.datetime) -> int:
     """A naive UTC timestamp as the store keeps event times."""
     return (at - EPOCH) // dt.timedelta(microseconds=1)
@@ -80,8 +90,9 @@ def served_groups(view: FeatureView) -> tuple[FeatureGroupRef, ...]:
 def check_servable(view: FeatureView) -> None:
     """Every spine feature must come from the request or a stored lookup."""
     missing = set(view.spine_features) - set(SCHEDULE_FEATURES) - set(ROUTES.columns)
+    missing |= set(view.on_demand_inputs) - set(REQUEST_TIMES)
     if missing:
-        raise ValueError(f"feature view {view.name} v{view.version}: the online path cannot build spine features {sorted(missing)}")
+        raise ValueError(f"feature view {view.name} v{view.version}: the online path cannot build {sorted(missing)}")
 
 
 def entity(group: FeatureGroupRef, values: Mapping[str, Any]) -> str | None:
@@ -129,10 +140,7 @@ def on_demand_values(view: FeatureView, requests: Sequence[FlightRequest]) -> li
     """Each on-demand feature of the view, computed by its one definition over the requests."""
     if not view.on_demand:
         return [{} for _ in requests]
-    columns = {
-        "scheduled_dep_at": np.array([r.scheduled_dep_at for r in requests], dtype="datetime64[us]"),
-        "prediction_at": np.array([r.prediction_at for r in requests], dtype="datetime64[us]"),
-    }
+    columns = {name: np.array([getattr(r, name) for r in requests], dtype="datetime64[us]") for name in REQUEST_TIMES}
     computed = {f.name: f.function(*(columns[c] for c in f.inputs)) for f in view.on_demand}
     return [
         {name: (None if np.isnan(values[i]) else float(values[i])) for name, values in computed.items()}

@@ -74,21 +74,16 @@ def materialize(
     spines = {view.spine_relation for view in views}
     if len(spines) > 1:
         raise ValueError(f"the served views read several spines {sorted(spines)}; the routes lookup needs one")
-    rows = latest_rows(connection, groups, clock, spines.pop()) if groups else {}
+    rows = latest_rows(connection, groups, clock, spines.pop()) if spines else {}
+    names = {f"{view.name}_v{view.version}": view for view in views}
     meta = {
-        "clock": clock.isoformat(),
         "materialized_at": (now or dt.datetime.now(dt.UTC).replace(tzinfo=None)).isoformat(),
-        "views": {
-            f"{view.name}_v{view.version}": {
-                "fingerprint": fingerprint(view, manifest),
-                "parts": fingerprint_parts(view, manifest),
-            }
-            for view in views
-        },
+        "parts": {name: fingerprint_parts(view, manifest) for name, view in names.items()},
         "rows": {relation: len(r) for relation, r in rows.items()},
     }
-    summary = online_store.write(store, rows, meta)
-    return Materialized(summary, clock, sorted(meta["views"]))
+    fingerprints = {name: fingerprint(view, manifest) for name, view in names.items()}
+    summary = online_store.write(store, rows, fingerprints, clock.isoformat(), meta)
+    return Materialized(summary, clock, sorted(names))
 
 
 def expected_counts(

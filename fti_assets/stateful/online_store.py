@@ -2,9 +2,11 @@
 
 One table holds every group's rows, keyed by `<relation>:<entity>` (e.g.
 `fg_route_history_v1:JFK|LAX`), with the row's event time and its values as a JSON array.
-A materialization is one SQLite transaction in WAL mode: a reader never waits for it and sees
-the state before or after it, never a mix. A whole vector is one SELECT by primary keys, which
-also returns the state's version, so every answer can say which state it came from.
+Beside it: the state (a version counting materializations, the replay clock it was taken at,
+metadata) and the fingerprint of each feature view it serves. A materialization is one SQLite
+transaction in WAL mode: a reader never waits for it and sees the state before or after it,
+never a mix. A whole vector is one SELECT by primary keys that also returns the version, the
+clock and the fingerprints, so every answer is checked against, and names, the state it read.
 
 Values are written and read by position: the writer and the reader take the column order from
 the same feature view declaration.
@@ -20,7 +22,9 @@ from typing import Any
 
 DDL = (
     "create table if not exists feature_rows (key text primary key, event_at integer not null, vals text not null) without rowid",
-    "create table if not exists state (id integer primary key check (id = 1), version integer not null, meta text not null)",
+    "create table if not exists state (id integer primary key check (id = 1), version integer not null, "
+    "clock text not null, meta text not null)",
+    "create table if not exists served_views (name text primary key, fingerprint text not null) without rowid",
 )
 
 # (entity key, event time in microseconds since the epoch, UTC, values as a JSON array)
@@ -55,9 +59,12 @@ def _connect(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
     return connection
 
 
-def write(path: Path, rows: Mapping[str, Iterable[Row]], meta: Mapping[str, Any]) -> WriteSummary:
+def write(
+    path: Path, rows: Mapping[str, Iterable[Row]], fingerprints: Mapping[str, str], clock: str, meta: Mapping[str, Any]
+) -> WriteSummary:
     """Make the store hold exactly `rows` for each relation given (relations not given are
-    dropped), writing only the keys whose row changed, and record `meta` as the new state."""
+    dropped), writing only the keys whose row changed; record the served views' fingerprints,
+    the clock and `meta` as the new state."""
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = _connect(path)
     try:
@@ -84,8 +91,11 @@ def write(path: Path, rows: Mapping[str, Iterable[Row]], meta: Mapping[str, Any]
                 unchanged[relation] = len(new) - len(changed)
             version = connection.execute("select coalesce(max(version), 0) + 1 from state").fetchone()[0]
             connection.execute(
-                "insert or replace into state values (1, ?, ?)", (version, json.dumps(dict(meta), sort_keys=True, default=str))
+                "insert or replace into state values (1, ?, ?, ?)",
+                (version, clock, json.dumps(dict(meta), sort_keys=True, default=str)),
             )
+            connection.execute("delete from served_views")
+            connection.executemany("insert into served_views values (?, ?)", sorted(fingerprints.items()))
             connection.execute("commit")
         except BaseException:
             connection.execute("rollback")
@@ -96,7 +106,8 @@ def write(path: Path, rows: Mapping[str, Iterable[Row]], meta: Mapping[str, Any]
 
 
 def read_state(path: Path) -> tuple[int, dict[str, Any]]:
-    """The state's version and the metadata its materialization recorded."""
+    """The state's version and the metadata its materialization recorded (clock, views and
+    the digests of their fingerprints' parts, rows per relation)."""
     if not path.exists():
         raise StoreMissing(f"no online store at {path}: materialize it first (asset online/online_features)")
     connection = _connect(path)
@@ -111,15 +122,26 @@ def read_state(path: Path) -> tuple[int, dict[str, Any]]:
     return row[0], json.loads(row[1])
 
 
-def relation_counts(path: Path) -> dict[str, int]:
-    """Rows per relation, as stored."""
+def relation_stats(path: Path) -> dict[str, tuple[int, int]]:
+    """Per relation as stored: rows, and the newest event time (microseconds)."""
     connection = _connect(path)
     try:
-        return dict(connection.execute(
-            "select substr(key, 1, instr(key, ':') - 1), count(*) from feature_rows group by 1"
-        ).fetchall())
+        rows = connection.execute(
+            "select substr(key, 1, instr(key, ':') - 1), count(*), max(event_at) from feature_rows group by 1"
+        ).fetchall()
     finally:
         connection.close()
+    return {relation: (count, newest) for relation, count, newest in rows}
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """What one read saw: the state's version and clock, the served views' fingerprints, the rows."""
+
+    version: int
+    clock: str
+    fingerprints: dict[str, str]
+    rows: dict[str, tuple[int, str]]
 
 
 class Reader:
@@ -144,21 +166,27 @@ class Reader:
         statement = self._statements.get(n)
         if statement is None:
             placeholders = ", ".join("?" * n)
-            # One statement: the rows and the version come from one snapshot of the store.
+            # One statement: rows, version, clock and fingerprints come from one state of the store.
             statement = (
                 f"select key, event_at, vals from feature_rows where key in ({placeholders}) "
-                "union all select null, version, null from state"
+                "union all select null, version, clock from state "
+                "union all select '#' || name, null, fingerprint from served_views"
             )
             self._statements[n] = statement
         return statement
 
-    def read(self, keys: Sequence[str]) -> tuple[int, dict[str, tuple[int, str]]]:
-        """The state's version and, for each key the store holds, (event time, values JSON)."""
+    def read(self, keys: Sequence[str]) -> Snapshot:
+        """For each key the store holds, (event time, values JSON), with the state they belong to."""
         rows: dict[str, tuple[int, str]] = {}
-        version = 0
+        fingerprints: dict[str, str] = {}
+        version, clock = 0, ""
         for key, event_at, vals in self._connection().execute(self._statement(len(keys)), keys):
             if key is None:
-                version = event_at
+                version, clock = event_at, vals
+            elif key[0] == "#":
+                fingerprints[key[1:]] = vals
             else:
                 rows[key] = (event_at, vals)
-        return version, rows
+        if not version:
+            raise StoreMissing(f"the online store {self.path} holds no materialization yet")
+        return Snapshot(version, clock, fingerprints, rows)
