@@ -162,6 +162,7 @@ def publish_aliases(connection: duckdb.DuckDBPyConnection) -> Path | None:
     target = database.parent / PUBLISHED_ALIASES
     with tempfile.NamedTemporaryFile("w", dir=target.parent, prefix=".aliases-", delete=False) as handle:
         json.dump(published, handle, sort_keys=True, default=str)
+    os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600: readable like the warehouse
     os.replace(handle.name, target)
     return target
 

@@ -90,3 +90,21 @@ def serving(poll_seconds: float = 0.1):
     finally:
         http.should_exit = True
         thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def streaming(call):
+    """`call()` again and again in a background thread while the block runs; yields its results."""
+    results, stop = [], threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            results.append(call())
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield results
+    finally:
+        stop.set()
+        thread.join(timeout=30)

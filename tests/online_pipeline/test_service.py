@@ -1,7 +1,6 @@
 """The service over HTTP: following the alias, refusing mismatched features, bad requests,
 materialization while requests stream, and served predictions landing in DuckDB."""
 
-import concurrent.futures
 import dataclasses
 import json
 import time
@@ -17,7 +16,7 @@ from fti_assets.stateful import model_store, registry
 from fti_assets.training_pipeline import model as training_model
 from fti_assets.training_pipeline import rollout
 from tests.conftest import DAY
-from tests.online_pipeline.conftest import CLOCK, as_json, day_flights, manifest, materialize_at, serving
+from tests.online_pipeline.conftest import CLOCK, as_json, day_flights, manifest, materialize_at, serving, streaming
 
 
 def register_another_model(warehouse) -> int:
@@ -40,16 +39,13 @@ def promote(warehouse, version: int) -> None:
 def test_promote_and_roll_back_reach_the_service_while_requests_stream(online):
     second = register_another_model(online)
     body = as_json(day_flights(online)[0])
-    with serving() as (client, _), concurrent.futures.ThreadPoolExecutor(1) as pool:
-        stop, answers = [], []
 
-        def stream():
-            while not stop:
-                response = client.post("/predict", json=body)
-                answers.append((time.monotonic(), response.status_code, response.json().get("model_version")))
+    def request():
+        response = client.post("/predict", json=body)
+        return time.monotonic(), response.status_code, response.json().get("model_version")
 
-        streaming = pool.submit(stream)
-        followed = []
+    followed = []
+    with serving() as (client, _), streaming(request) as answers:
         for version in (second, 1, second, 1):
             promote(online, version)
             moved = time.monotonic()
@@ -57,8 +53,6 @@ def test_promote_and_roll_back_reach_the_service_while_requests_stream(online):
                 assert time.monotonic() - moved < 5, f"the service still serves {answers[-1][2]} 5 s after promoting {version}"
                 time.sleep(0.01)
             followed.append(version)
-        stop.append(True)
-        streaming.result()
     assert followed == [second, 1, second, 1]
     assert {status for _, status, _ in answers} == {200}
     assert {version for _, _, version in answers} == {1, second}
@@ -130,25 +124,20 @@ def test_every_answer_comes_from_the_old_or_the_new_state_while_materializing(on
     body = {"flights": [as_json(f) for f in flights]}
     earlier = CLOCK.replace(day=CLOCK.day - 1)
     with serving() as (client, _):
-        expected, state_clock, answers = {}, {}, []
+        expected, state_clock = {}, {}
         for clock in (earlier, CLOCK):
             state_clock[materialize_at(online, settings.online_store_path(), clock).summary.version] = clock
             expected[clock] = [a["probability"] for a in client.post("/predict/batch", json=body).json()["predictions"]]
         assert expected[earlier] != expected[CLOCK]
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            stop = []
 
-            def stream():
-                while not stop:
-                    response = client.post("/predict/batch", json=body)
-                    answers.append((response.status_code, response.json()["predictions"]))
+        def request():
+            response = client.post("/predict/batch", json=body)
+            return response.status_code, response.json().get("predictions", [])
 
-            streaming = pool.submit(stream)
+        with streaming(request) as answers:
             for i in range(8):
                 clock = (earlier, CLOCK)[i % 2]
                 state_clock[materialize_at(online, settings.online_store_path(), clock).summary.version] = clock
-            stop.append(True)
-            streaming.result()
     assert answers and {status for status, _ in answers} == {200}
     states = set()
     for _, predictions in answers:
