@@ -155,6 +155,8 @@ def service(env: dict[str, str], port: int):
 
 async def fixed_rate(client, method: str, url: str, bodies: list, rate: float, seconds: float) -> dict:
     """Open loop: request i leaves at start + i / rate; latency from that scheduled time."""
+    import httpx
+
     count = int(rate * seconds)
     latencies, failures = [], 0
     start = time.perf_counter() + 0.05
@@ -164,8 +166,10 @@ async def fixed_rate(client, method: str, url: str, bodies: list, rate: float, s
         scheduled = start + i / rate
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
         body = bodies[i % len(bodies)] if bodies else None
-        response = await (client.post(url, json=body) if method == "POST" else client.get(url))
-        if response.status_code != 200:
+        try:
+            response = await (client.post(url, json=body) if method == "POST" else client.get(url))
+            failures += response.status_code != 200
+        except httpx.HTTPError:
             failures += 1
         latencies.append(time.perf_counter() - scheduled)
 
@@ -184,7 +188,9 @@ async def over_http(port: int, flights, rate: float, seconds: float) -> dict:
     singles = [body(f) for f in flights]
     batches = [{"flights": singles[i:i + 100]} for i in range(0, len(singles) - 99, 100)] or [{"flights": singles[:100]}]
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30) as client:
+    # No pool timeout: a request waiting for a connection is queued, and its wait counts in its latency.
+    timeout = httpx.Timeout(30, pool=None)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=timeout) as client:
         await fixed_rate(client, "POST", "/predict", singles, rate, 1.0)  # warm-up: connections, first calls
         floor = await fixed_rate(client, "GET", "/model", [], rate, seconds)
         one = await fixed_rate(client, "POST", "/predict", singles, rate, seconds)
@@ -245,6 +251,7 @@ def main(argv: list[str] | None = None) -> dict:
             "flights": len(flights), "day": str(flights[0].prediction_at), "model_version": champion.version,
             **in_process(store, model_store, champion, view, flights, args.repeat),
         }
+        print({k: v for k, v in results.items() if k.endswith("_us")}, flush=True)
         env = {**os.environ, "FTI_WAREHOUSE": str(warehouse), "FTI_MODEL_STORE": str(model_store),
                "FTI_ONLINE_STORE": str(store), "FTI_PREDICTION_LOG": str(Path(scratch) / "log")}
         port = free_port()
