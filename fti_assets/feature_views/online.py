@@ -15,6 +15,7 @@ the route's distance is looked up in the store (`ROUTES`), written from the spin
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -46,7 +47,7 @@ class FlightRequest:
     scheduled_dep_at: dt.datetime
     prediction_at: dt.datetime
 
-    @property
+    @functools.cached_property
     def scheduled_dep_local(self) -> dt.datetime:
         return self.scheduled_dep_at.replace(tzinfo=dt.UTC).astimezone(LOCAL_TIMEZONE)
 
