@@ -54,7 +54,8 @@ def online_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     with warehouse.connect(read_only=True) as connection:
         versions = {registry.current_alias_version(connection, alias) for alias in LIVE_ALIASES} - {None}
         if not versions:
-            raise dg.Failure("no champion or challenger in the registry: run the training_job first")
+            # The words batch_predictions uses: a run without a model reports one problem, once.
+            raise dg.Failure("no champion in the registry: run the training_job first")
         rows = [registry.get_version(connection, v) for v in sorted(versions)]
         views = list({f"{r.feature_view}_v{r.feature_view_version}": view_named(f"{r.feature_view}_v{r.feature_view_version}") for r in rows}.values())
         done = materialize.materialize(connection, store, views, _manifest(), clock)
