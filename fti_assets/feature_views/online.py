@@ -112,6 +112,7 @@ class OnlineView:
         self._ttl_us = [
             None if g.ttl == dt.timedelta.max else g.ttl // dt.timedelta(microseconds=1) for g in self.groups
         ]
+        self._spine = [(name, SCHEDULE_FEATURES.get(name)) for name in view.spine_features]
 
     def keys(self, request: FlightRequest) -> list[str | None]:
         """The store key of each served group for this flight (None: a NULL join key)."""
@@ -124,16 +125,14 @@ class OnlineView:
         known: dict[str, Any] = {}
         for group, key, ttl in zip(self.groups, keys, self._ttl_us):
             row = rows.get(key) if key is not None else None
-            fresh = row is not None and row[0] <= at and (ttl is None or row[0] > at - ttl)
-            values = json.loads(row[1]) if fresh else [None] * len(group.columns)
-            known.update(zip(group.columns, values))
-        vector = {}
-        for name in self.view.spine_features:
-            vector[name] = SCHEDULE_FEATURES[name](request) if name in SCHEDULE_FEATURES else known[name]
-        for group in self.view.groups:
-            for column in group.columns:
-                vector[column] = known[column]
-        vector.update(on_demand_values(self.view, [request])[0])
+            if row is not None and row[0] <= at and (ttl is None or row[0] > at - ttl):
+                known.update(zip(group.columns, json.loads(row[1])))
+        vector = {
+            name: compute(request) if compute is not None else known.get(name) for name, compute in self._spine
+        }
+        vector.update((column, known.get(column)) for column in self.view.group_features)
+        if self.view.on_demand:
+            vector.update(on_demand_values(self.view, [request])[0])
         return vector
 
 
