@@ -38,27 +38,23 @@ class _OneHot:
         self.columns = columns
         widths = list(encoder._n_features_outs)
         starts = np.cumsum([0, *widths])
-        self.width = int(starts[-1])
         base = {c: encoder.categories_[i][0] for i, c in enumerate(columns)}
-        self.blocks: list[dict[Any, np.ndarray]] = []
-        self.unknown: list[np.ndarray] = []
+        # Per column: each known value's row in a matrix of output blocks; the last row is for unknown values.
+        self.index: list[dict[Any, int]] = []
+        self.blocks: list[np.ndarray] = []
         for i, column in enumerate(columns):
             values = [*encoder.categories_[i], object()]
             frame = pd.DataFrame({c: [base[c]] * len(values) for c in columns})
             frame[column] = pd.Series(values, dtype=object)
             with np.errstate(all="ignore"):
-                encoded = _dense(encoder.transform(frame))[:, starts[i]:starts[i + 1]]
-            self.blocks.append({v: encoded[j] for j, v in enumerate(values[:-1])})
-            self.unknown.append(encoded[-1])
+                self.blocks.append(_dense(encoder.transform(frame))[:, starts[i]:starts[i + 1]])
+            self.index.append({v: j for j, v in enumerate(values[:-1])})
 
     def transform(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        out = np.empty((len(rows), self.width))
-        for r, row in enumerate(rows):
-            out[r] = np.concatenate([
-                block.get(MISSING_CATEGORY if row[c] is None else row[c], unknown)
-                for c, block, unknown in zip(self.columns, self.blocks, self.unknown)
-            ])
-        return out
+        return np.hstack([
+            block[[index.get(MISSING_CATEGORY if row[c] is None else row[c], len(index)) for row in rows]]
+            for c, index, block in zip(self.columns, self.index, self.blocks)
+        ])
 
 
 def _dense(matrix) -> np.ndarray:

@@ -44,6 +44,7 @@ COLUMNS = {
     "fingerprint": "varchar not null",
     "store_version": "integer not null",
     "latency_ms": "double not null",
+    "batch_size": "integer not null",
     "features": "json not null",
 }
 

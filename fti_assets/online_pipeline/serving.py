@@ -248,6 +248,7 @@ class Server:
                     "feature_view": served.view.name,
                     "feature_view_version": served.view.version,
                     "latency_ms": latency_ms,
+                    "batch_size": len(flights),
                     "features": vector,
                 })
         if records:
