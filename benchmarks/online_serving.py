@@ -66,25 +66,28 @@ def prepare(warehouse: Path, store: Path, flights_wanted: int):
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         champion = registry.resolve(connection, "champion")
         view = view_named(f"{champion.feature_view}_v{champion.feature_view_version}")
-        last_day = connection.sql(f"select max(scheduled_dep_date) from features.{view.spine_relation}").fetchall()[0][0]
+        last_day = connection.sql(f"select max(scheduled_dep_date) from features.{view.spine_relation}").fetchall()[0][
+            0
+        ]
         clock = replay_clock(last_day)
         materialize(connection, store, [view], manifest, clock)
         rows = connection.execute(
             f"select flight_id, carrier, origin, dest, tailnum, scheduled_dep_at from features.{view.spine_relation} "
-            "where scheduled_dep_date = ? order by hash(flight_id) limit ?", [last_day, flights_wanted],
+            "where scheduled_dep_date = ? order by hash(flight_id) limit ?",
+            [last_day, flights_wanted],
         ).fetchall()
     flights = [FlightRequest(c, int(fid.split("-")[1]), o, d, t, at, clock) for fid, c, o, d, t, at in rows]
     return champion, view, flights
 
 
 def in_process(store: Path, model_store: Path, champion, view, flights, repeat: int) -> dict:
+    import pandas as pd
+
     from fti_assets.feature_views.online import OnlineView
     from fti_assets.feature_views.view import model_inputs
     from fti_assets.online_pipeline.fast_model import FastModel
     from fti_assets.stateful import model_store as artifacts
     from fti_assets.stateful import online_store
-
-    import pandas as pd
 
     reader, path = online_store.Reader(store), OnlineView(view)
     keyed = [(f, path.keys(f)) for f in flights]
@@ -132,7 +135,10 @@ def free_port() -> int:
 def service(env: dict[str, str], port: int):
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("fti")), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         import httpx
@@ -145,7 +151,9 @@ def service(env: dict[str, str], port: int):
             except httpx.HTTPError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not start: {process.stdout.read() if process.poll() is not None else 'timeout'}")
+                raise RuntimeError(
+                    f"the service did not start: {process.stdout.read() if process.poll() is not None else 'timeout'}"
+                )
             time.sleep(0.2)
         yield
     finally:
@@ -182,11 +190,19 @@ async def over_http(port: int, flights, rate: float, seconds: float) -> dict:
     import httpx
 
     def body(f):
-        return {"carrier": f.carrier, "flight_number": f.flight_number, "origin": f.origin, "dest": f.dest,
-                "tailnum": f.tailnum, "scheduled_dep_at": f.scheduled_dep_at.isoformat() + "Z"}
+        return {
+            "carrier": f.carrier,
+            "flight_number": f.flight_number,
+            "origin": f.origin,
+            "dest": f.dest,
+            "tailnum": f.tailnum,
+            "scheduled_dep_at": f.scheduled_dep_at.isoformat() + "Z",
+        }
 
     singles = [body(f) for f in flights]
-    batches = [{"flights": singles[i:i + 100]} for i in range(0, len(singles) - 99, 100)] or [{"flights": singles[:100]}]
+    batches = [{"flights": singles[i : i + 100]} for i in range(0, len(singles) - 99, 100)] or [
+        {"flights": singles[:100]}
+    ]
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     # No pool timeout: a request waiting for a connection is queued, and its wait counts in its latency.
     timeout = httpx.Timeout(30, pool=None)
@@ -197,7 +213,12 @@ async def over_http(port: int, flights, rate: float, seconds: float) -> dict:
         batch_rate = max(rate / 10, 1.0)
         floor_batch = await fixed_rate(client, "GET", "/model", [], batch_rate, seconds)
         batch = await fixed_rate(client, "POST", "/predict/batch", batches, batch_rate, seconds)
-    return {"http_floor_ms": floor, "http_one_ms": one, "http_floor_batch_rate_ms": floor_batch, "http_batch100_ms": batch}
+    return {
+        "http_floor_ms": floor,
+        "http_one_ms": one,
+        "http_floor_batch_rate_ms": floor_batch,
+        "http_batch100_ms": batch,
+    }
 
 
 def server_side(log: Path) -> dict:
@@ -213,8 +234,13 @@ def server_side(log: Path) -> dict:
     return {"server_one_ms": percentiles(one, 1.0), "server_batch100_ms": percentiles(batch, 1.0)}
 
 
+def verdict(value: float, goal: float) -> str:
+    return "PASS" if value <= goal else "FAIL"
+
+
 def report(results: dict) -> str:
     r = results
+    speedup = r["model_predict_proba_us"]["p50"] / r["model_fast_us"]["p50"]
     lines = [
         f"online serving benchmark ({r['flights']} flights of {r['day']}, model version {r['model_version']})",
         "",
@@ -229,21 +255,37 @@ def report(results: dict) -> str:
         )
 
     row("whole vector lookup, in process (floor: one SQLite key read)", r["lookup_us"], r["sqlite_one_key_us"], "us")
-    row("single-row model call, fast path (floor: its trees alone on a ready row)", r["model_fast_us"], r["model_trees_only_us"], "us")
-    row("single-row `Pipeline.predict_proba` (floor: the fast path)", r["model_predict_proba_us"], r["model_fast_us"], "us")
+    row(
+        "single-row model call, fast path (floor: its trees alone on a ready row)",
+        r["model_fast_us"],
+        r["model_trees_only_us"],
+        "us",
+    )
+    row(
+        "single-row `Pipeline.predict_proba` (floor: the fast path)",
+        r["model_predict_proba_us"],
+        r["model_fast_us"],
+        "us",
+    )
     one, batch = r["http_one_ms"], r["http_batch100_ms"]
     row(f"HTTP one flight at {one['rate']:.0f}/s (floor: GET /model, same rate)", one, r["http_floor_ms"], "ms")
-    row(f"HTTP batch of 100 at {batch['rate']:.0f}/s (floor: GET /model, same rate)", batch, r["http_floor_batch_rate_ms"], "ms")
+    row(
+        f"HTTP batch of 100 at {batch['rate']:.0f}/s (floor: GET /model, same rate)",
+        batch,
+        r["http_floor_batch_rate_ms"],
+        "ms",
+    )
     lines += [
         "",
-        f"inside the service (store read, vector, model; from its log): one flight p50 {r['server_one_ms']['p50']:.2f} ms, "
-        f"p99 {r['server_one_ms']['p99']:.2f} ms; batch of 100 p50 {r['server_batch100_ms']['p50']:.2f} ms, "
-        f"p99 {r['server_batch100_ms']['p99']:.2f} ms",
+        "inside the service (store read, vector, model; from its log): "
+        f"one flight p50 {r['server_one_ms']['p50']:.2f} ms, p99 {r['server_one_ms']['p99']:.2f} ms; "
+        f"batch of 100 p50 {r['server_batch100_ms']['p50']:.2f} ms, p99 {r['server_batch100_ms']['p99']:.2f} ms",
         f"failed requests: one {one['failures']} / {one['n']}, batch {batch['failures']} / {batch['n']}; "
         f"achieved rates {one['achieved_rate']:.0f}/s and {batch['achieved_rate']:.1f}/s",
-        f"goals: lookup p99 <= {GOALS['lookup_p99_us']:.0f} us: {'PASS' if r['lookup_us']['p99'] <= GOALS['lookup_p99_us'] else 'FAIL'}; "
-        f"HTTP one flight p99 <= {GOALS['http_one_p99_ms']:.0f} ms: {'PASS' if one['p99'] <= GOALS['http_one_p99_ms'] else 'FAIL'}",
-        f"model call: predict_proba / fast path = {r['model_predict_proba_us']['p50'] / r['model_fast_us']['p50']:.0f}x at p50",
+        f"goals: lookup p99 <= {GOALS['lookup_p99_us']:.0f} us: "
+        f"{verdict(r['lookup_us']['p99'], GOALS['lookup_p99_us'])}; "
+        f"HTTP one flight p99 <= {GOALS['http_one_p99_ms']:.0f} ms: {verdict(one['p99'], GOALS['http_one_p99_ms'])}",
+        f"model call: predict_proba / fast path = {speedup:.0f}x at p50",
     ]
     return "\n".join(lines)
 
@@ -251,7 +293,9 @@ def report(results: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each HTTP phase")
-    parser.add_argument("--rate", type=float, default=200.0, help="requests per second for one flight (batches: a tenth)")
+    parser.add_argument(
+        "--rate", type=float, default=200.0, help="requests per second for one flight (batches: a tenth)"
+    )
     parser.add_argument("--repeat", type=int, default=5000, help="in-process calls per figure")
     parser.add_argument("--flights", type=int, default=1000)
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -264,12 +308,19 @@ def main(argv: list[str] | None = None) -> dict:
         store = Path(scratch) / "online_store.sqlite"
         champion, view, flights = prepare(warehouse, store, args.flights)
         results = {
-            "flights": len(flights), "day": str(flights[0].prediction_at), "model_version": champion.version,
+            "flights": len(flights),
+            "day": str(flights[0].prediction_at),
+            "model_version": champion.version,
             **in_process(store, model_store, champion, view, flights, args.repeat),
         }
         print({k: v for k, v in results.items() if k.endswith("_us")}, flush=True)
-        env = {**os.environ, "FTI_WAREHOUSE": str(warehouse), "FTI_MODEL_STORE": str(model_store),
-               "FTI_ONLINE_STORE": str(store), "FTI_PREDICTION_LOG": str(Path(scratch) / "log")}
+        env = {
+            **os.environ,
+            "FTI_WAREHOUSE": str(warehouse),
+            "FTI_MODEL_STORE": str(model_store),
+            "FTI_ONLINE_STORE": str(store),
+            "FTI_PREDICTION_LOG": str(Path(scratch) / "log"),
+        }
         port = free_port()
         with service(env, port):
             results.update(asyncio.run(over_http(port, flights, args.rate, args.seconds)))

@@ -99,7 +99,9 @@ def main(argv: list[str] | None = None) -> None:
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=8000)
     serve_parser.add_argument("--alias", default="champion", help="the registry alias to serve and follow")
-    serve_parser.add_argument("--threshold", type=float, default=0.5, help="probability at or above which a flight is predicted disrupted")
+    serve_parser.add_argument(
+        "--threshold", type=float, default=0.5, help="probability at or above which a flight is predicted disrupted"
+    )
     export_parser = commands.add_parser(
         "export", help="Copy tables to Parquet files for ad-hoc SQL that never blocks the pipelines."
     )

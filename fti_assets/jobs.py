@@ -26,6 +26,7 @@ inference_job = dg.define_asset_job(
 daily_replay_job = dg.define_asset_job(
     "daily_replay_job",
     selection=feature_selection | inference_selection,
-    description="One replay day: ingest it, build its features, score its flights, refresh the online store and monitoring.",
+    description="One replay day: ingest it, build its features, score its flights, refresh the online store "
+    "and monitoring.",
     executor_def=dg.in_process_executor,
 )

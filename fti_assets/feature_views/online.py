@@ -30,7 +30,10 @@ EPOCH = dt.datetime(1970, 1, 1)
 
 # The route attributes the spine carries per flight, stored per route: the latest scheduled value.
 ROUTES = FeatureGroupRef(
-    name="routes", version=1, join_keys=(("origin", "origin"), ("dest", "dest")), columns=("distance_miles",),
+    name="routes",
+    version=1,
+    join_keys=(("origin", "origin"), ("dest", "dest")),
+    columns=("distance_miles",),
     ttl=dt.timedelta.max,
 )
 
@@ -116,20 +119,25 @@ class OnlineView:
 
     def keys(self, request: FlightRequest) -> list[str | None]:
         """The store key of each served group for this flight (None: a NULL join key)."""
-        values = {"carrier": request.carrier, "origin": request.origin, "dest": request.dest, "tailnum": request.tailnum}
+        values = {
+            "carrier": request.carrier,
+            "origin": request.origin,
+            "dest": request.dest,
+            "tailnum": request.tailnum,
+        }
         return [None if (e := entity(g, values)) is None else f"{g.relation}:{e}" for g in self.groups]
 
-    def vector(self, request: FlightRequest, rows: Mapping[str, tuple[int, str]], keys: Sequence[str | None]) -> dict[str, Any]:
+    def vector(
+        self, request: FlightRequest, rows: Mapping[str, tuple[int, str]], keys: Sequence[str | None]
+    ) -> dict[str, Any]:
         """Spine, group and on-demand features in the view's order, NULLs where nothing fresh is known."""
         at = microseconds(request.prediction_at)
         known: dict[str, Any] = {}
-        for group, key, ttl in zip(self.groups, keys, self._ttl_us):
+        for group, key, ttl in zip(self.groups, keys, self._ttl_us, strict=True):
             row = rows.get(key) if key is not None else None
             if row is not None and row[0] <= at and (ttl is None or row[0] > at - ttl):
-                known.update(zip(group.columns, json.loads(row[1])))
-        vector = {
-            name: compute(request) if compute is not None else known.get(name) for name, compute in self._spine
-        }
+                known.update(zip(group.columns, json.loads(row[1]), strict=True))
+        vector = {name: compute(request) if compute is not None else known.get(name) for name, compute in self._spine}
         vector.update((column, known.get(column)) for column in self.view.group_features)
         if self.view.on_demand:
             vector.update(on_demand_values(self.view, [request])[0])

@@ -19,9 +19,13 @@ ROWS_CHECK = "check_online_rows_match_features"
 FRESHNESS_CHECK = "check_online_features_fresh"
 LIVE_ALIASES = ("champion", "challenger")
 
-FEATURE_KEYS = list(dict.fromkeys(
-    dg.AssetKey(["features", r]) for view in VIEWS.values() for r in (view.spine_relation, *(g.relation for g in view.groups))
-))
+FEATURE_KEYS = list(
+    dict.fromkeys(
+        dg.AssetKey(["features", r])
+        for view in VIEWS.values()
+        for r in (view.spine_relation, *(g.relation for g in view.groups))
+    )
+)
 
 
 def _manifest() -> dict:
@@ -35,14 +39,20 @@ def _manifest() -> dict:
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[*FEATURE_KEYS, dg.AssetKey("champion_promotion")],
     check_specs=[
-        dg.AssetCheckSpec(ROWS_CHECK, asset=ONLINE_FEATURES,
-                          description="Each served group holds one row per entity key known by the clock in the warehouse."),
-        dg.AssetCheckSpec(FRESHNESS_CHECK, asset=ONLINE_FEATURES,
-                          description="Each served group's newest row is within its TTL at the clock (else it serves NULLs)."),
+        dg.AssetCheckSpec(
+            ROWS_CHECK,
+            asset=ONLINE_FEATURES,
+            description="Each served group holds one row per entity key known by the clock in the warehouse.",
+        ),
+        dg.AssetCheckSpec(
+            FRESHNESS_CHECK,
+            asset=ONLINE_FEATURES,
+            description="Each served group's newest row is within its TTL at the clock (else it serves NULLs).",
+        ),
     ],
 )
 def online_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """One row per entity key per group a live model (champion, challenger) reads: its latest as of the end of the partition's last day."""
+    """One row per entity key per group a live model reads: its latest as of the end of the partition's last day."""
     from fti_assets.feature_views.declared import view_named
     from fti_assets.feature_views.online import replay_clock, served_groups
     from fti_assets.online_pipeline import materialize
@@ -57,7 +67,12 @@ def online_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             # The words batch_predictions uses: a run without a model reports one problem, once.
             raise dg.Failure("no champion in the registry: run the training_job first")
         rows = [registry.get_version(connection, v) for v in sorted(versions)]
-        views = list({f"{r.feature_view}_v{r.feature_view_version}": view_named(f"{r.feature_view}_v{r.feature_view_version}") for r in rows}.values())
+        views = list(
+            {
+                f"{r.feature_view}_v{r.feature_view_version}": view_named(f"{r.feature_view}_v{r.feature_view_version}")
+                for r in rows
+            }.values()
+        )
         done = materialize.materialize(connection, store, views, _manifest(), clock)
         groups = list({g.relation: g for view in views for g in served_groups(view)}.values())
         expected = materialize.expected_counts(connection, groups, clock, views[0].spine_relation)
@@ -80,12 +95,14 @@ def online_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         }
     )
     yield dg.AssetCheckResult(
-        check_name=ROWS_CHECK, passed=not wrong,
+        check_name=ROWS_CHECK,
+        passed=not wrong,
         description="; ".join(wrong) or f"{sum(stored.values())} rows in {len(stored)} relations, as in the warehouse",
         metadata={"rows": dg.MetadataValue.json(stored)},
     )
     yield dg.AssetCheckResult(
-        check_name=FRESHNESS_CHECK, passed=not stale,
+        check_name=FRESHNESS_CHECK,
+        passed=not stale,
         description="; ".join(stale) or f"every group has a row within its TTL at {clock}",
     )
 
@@ -96,7 +113,7 @@ def online_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     pool=WAREHOUSE_POOL,
 )
 def online_predictions(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """One row per served online prediction (request, vector, model version, fingerprint, latency), loaded from the service's log."""
+    """One row per prediction served online (request, vector, model version, fingerprint, latency), from its log."""
     from fti_assets.online_pipeline import prediction_log
 
     folder = settings.prediction_log_dir()
@@ -104,7 +121,12 @@ def online_predictions(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         loaded = prediction_log.load(connection, folder)
         total = connection.sql(f"select count(*) from {prediction_log.TABLE}").fetchall()[0][0]
     return dg.MaterializeResult(
-        metadata={"log": str(folder), "loaded": sum(loaded.values()), "files": dg.MetadataValue.json(loaded), "dagster/row_count": total}
+        metadata={
+            "log": str(folder),
+            "loaded": sum(loaded.values()),
+            "files": dg.MetadataValue.json(loaded),
+            "dagster/row_count": total,
+        }
     )
 
 

@@ -47,14 +47,16 @@ class _OneHot:
             frame = pd.DataFrame({c: [base[c]] * len(values) for c in columns})
             frame[column] = pd.Series(values, dtype=object)
             with np.errstate(all="ignore"):
-                self.blocks.append(_dense(encoder.transform(frame))[:, starts[i]:starts[i + 1]])
+                self.blocks.append(_dense(encoder.transform(frame))[:, starts[i] : starts[i + 1]])
             self.index.append({v: j for j, v in enumerate(values[:-1])})
 
     def transform(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        return np.hstack([
-            block[[index.get(MISSING_CATEGORY if row[c] is None else row[c], len(index)) for row in rows]]
-            for c, index, block in zip(self.columns, self.index, self.blocks)
-        ])
+        return np.hstack(
+            [
+                block[[index.get(MISSING_CATEGORY if row[c] is None else row[c], len(index)) for row in rows]]
+                for c, index, block in zip(self.columns, self.index, self.blocks, strict=True)
+            ]
+        )
 
 
 def _dense(matrix) -> np.ndarray:

@@ -36,7 +36,8 @@ def latest_rows_sql(group: FeatureGroupRef, clock: dt.datetime, spine_relation: 
         return (
             f"select {', '.join(keys)}, 0 as event_at_us, {', '.join(group.columns)} "
             f"from {FEATURE_SCHEMA}.{spine_relation} "
-            f"qualify row_number() over (partition by {', '.join(keys)} order by scheduled_dep_at desc, flight_id desc) = 1"
+            f"qualify row_number() over (partition by {', '.join(keys)} "
+            "order by scheduled_dep_at desc, flight_id desc) = 1"
         )
     return (
         f"select {', '.join(keys)}, epoch_us({group.event_time}) as event_at_us, {', '.join(group.columns)} "
@@ -54,7 +55,7 @@ def latest_rows(
     for group in groups:
         width = len(group.join_keys)
         rows[group.relation] = [
-            ("|".join(str(k) for k in record[:width]), record[width], online_store.encode(record[width + 1:]))
+            ("|".join(str(k) for k in record[:width]), record[width], online_store.encode(record[width + 1 :]))
             for record in connection.sql(latest_rows_sql(group, clock, spine_relation)).fetchall()
         ]
     return rows
@@ -91,12 +92,16 @@ def expected_counts(
 ) -> dict[str, int]:
     """Entity keys per group known by the clock, counted in the warehouse: what the store must hold."""
     return {
-        g.relation: connection.sql(f"select count(*) from ({latest_rows_sql(g, clock, spine_relation)})").fetchall()[0][0]
+        g.relation: connection.sql(f"select count(*) from ({latest_rows_sql(g, clock, spine_relation)})").fetchall()[0][
+            0
+        ]
         for g in groups
     }
 
 
-def stale_groups(store_rows_newest: Mapping[str, int], groups: Sequence[FeatureGroupRef], clock: dt.datetime) -> list[str]:
+def stale_groups(
+    store_rows_newest: Mapping[str, int], groups: Sequence[FeatureGroupRef], clock: dt.datetime
+) -> list[str]:
     """Groups whose newest stored row is older than their TTL at the clock: served as NULLs."""
     at = (clock - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1)
     stale = []
@@ -105,6 +110,10 @@ def stale_groups(store_rows_newest: Mapping[str, int], groups: Sequence[FeatureG
             continue
         newest = store_rows_newest.get(group.relation)
         if newest is None or newest <= at - group.ttl // dt.timedelta(microseconds=1):
-            when = "no rows" if newest is None else f"newest row {dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=newest)}"
+            when = (
+                "no rows"
+                if newest is None
+                else f"newest row {dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=newest)}"
+            )
             stale.append(f"{group.relation}: {when}, older than its TTL {group.ttl} at the clock {clock}")
     return stale

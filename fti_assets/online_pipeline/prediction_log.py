@@ -50,7 +50,8 @@ COLUMNS = {
 
 DDL = (
     f"create schema if not exists {SCHEMA}",
-    f"create table if not exists {TABLE} ({', '.join(f'{c} {t}' for c, t in COLUMNS.items())}, log_file varchar not null)",
+    f"create table if not exists {TABLE} "
+    f"({', '.join(f'{c} {t}' for c, t in COLUMNS.items())}, log_file varchar not null)",
     f"create table if not exists {OFFSETS} (log_file varchar primary key, bytes_loaded bigint not null)",
 )
 

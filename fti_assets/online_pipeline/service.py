@@ -30,7 +30,8 @@ class Flight(BaseModel):
     scheduled_dep_at: dt.datetime = Field(examples=["2013-12-31T05:15:00-05:00"])
     request_at: dt.datetime | None = Field(
         default=None,
-        description="the prediction time; default: the online store's clock (the replay's now: the end of the last delivered day)",
+        description="the prediction time; default: the online store's clock "
+        "(the replay's now: the end of the last delivered day)",
     )
 
 

@@ -167,7 +167,8 @@ class Server:
             raise NotServable(
                 f"model version {served.version} ({self.alias}) was trained on feature view {served.view_name} with "
                 f"fingerprint {expected[:12]}, but {state} holds it with fingerprint {stored[:12]}: changed since: "
-                f"{', '.join(changed)}. Retrain, or roll back to a version trained on these features (`fti promote --version N`)."
+                f"{', '.join(changed)}. Retrain, or roll back to a version trained on these features "
+                "(`fti promote --version N`)."
             )
 
     def health(self) -> dict[str, Any]:
@@ -215,12 +216,12 @@ class Server:
         self.check(served, snapshot)
         clock = dt.datetime.fromisoformat(snapshot.clock)
         flights = [f if f.prediction_at is not None else dataclasses.replace(f, prediction_at=clock) for f in flights]
-        vectors = [served.online.vector(f, snapshot.rows, k) for f, k in zip(flights, keys)]
+        vectors = [served.online.vector(f, snapshot.rows, k) for f, k in zip(flights, keys, strict=True)]
         probabilities = served.model.predict_proba(vectors)
         latency_ms = (time.perf_counter() - started) * 1000
         served_at = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat()
         answers, records = [], []
-        for flight, vector, probability in zip(flights, vectors, probabilities):
+        for flight, vector, probability in zip(flights, vectors, probabilities, strict=True):
             answer = {
                 "flight_id": flight.flight_id,
                 "probability": float(probability),
@@ -234,23 +235,25 @@ class Server:
             }
             answers.append({**answer, "features": vector} if include_features else answer)
             if self.log is not None:
-                records.append({
-                    **answer,
-                    "request_id": uuid.uuid4().hex,
-                    "served_at": served_at,
-                    "scheduled_dep_date": flight.scheduled_dep_local.date().isoformat(),
-                    "scheduled_dep_at": flight.scheduled_dep_at.isoformat(),
-                    "carrier": flight.carrier,
-                    "flight_number": flight.flight_number,
-                    "origin": flight.origin,
-                    "dest": flight.dest,
-                    "tailnum": flight.tailnum,
-                    "feature_view": served.view.name,
-                    "feature_view_version": served.view.version,
-                    "latency_ms": latency_ms,
-                    "batch_size": len(flights),
-                    "features": vector,
-                })
+                records.append(
+                    {
+                        **answer,
+                        "request_id": uuid.uuid4().hex,
+                        "served_at": served_at,
+                        "scheduled_dep_date": flight.scheduled_dep_local.date().isoformat(),
+                        "scheduled_dep_at": flight.scheduled_dep_at.isoformat(),
+                        "carrier": flight.carrier,
+                        "flight_number": flight.flight_number,
+                        "origin": flight.origin,
+                        "dest": flight.dest,
+                        "tailnum": flight.tailnum,
+                        "feature_view": served.view.name,
+                        "feature_view_version": served.view.version,
+                        "latency_ms": latency_ms,
+                        "batch_size": len(flights),
+                        "features": vector,
+                    }
+                )
         if records:
             self.log.append(records)
         return answers

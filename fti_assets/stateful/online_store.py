@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 DDL = (
-    "create table if not exists feature_rows (key text primary key, event_at integer not null, vals text not null) without rowid",
+    "create table if not exists feature_rows "
+    "(key text primary key, event_at integer not null, vals text not null) without rowid",
     "create table if not exists state (id integer primary key check (id = 1), version integer not null, "
     "clock text not null, meta text not null)",
     "create table if not exists served_views (name text primary key, fingerprint text not null) without rowid",
@@ -78,7 +79,9 @@ def write(
                 relation, _, entity = key.partition(":")
                 stored.setdefault(relation, {})[entity] = (event_at, vals)
             for relation in set(stored) - set(rows):
-                connection.execute("delete from feature_rows where key >= ? and key < ?", (f"{relation}:", f"{relation};"))
+                connection.execute(
+                    "delete from feature_rows where key >= ? and key < ?", (f"{relation}:", f"{relation};")
+                )
                 deleted[relation] = len(stored[relation])
             for relation, new_rows in rows.items():
                 old = stored.get(relation, {})

@@ -144,7 +144,9 @@ def set_alias(
 
 
 def _database_file(connection: duckdb.DuckDBPyConnection) -> Path | None:
-    path = connection.sql("select path from duckdb_databases() where database_name = current_database()").fetchall()[0][0]
+    path = connection.sql(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()[0][0]
     return Path(path) if path else None
 
 
@@ -154,7 +156,9 @@ def publish_aliases(connection: duckdb.DuckDBPyConnection) -> Path | None:
     database = _database_file(connection)
     if database is None:
         return None
-    aliases = dict(connection.sql(f"select alias, version from {SCHEMA}.alias_history where valid_to is null").fetchall())
+    aliases = dict(
+        connection.sql(f"select alias, version from {SCHEMA}.alias_history where valid_to is null").fetchall()
+    )
     published = {
         "aliases": aliases,
         "versions": {str(v): dataclasses.asdict(get_version(connection, v)) for v in sorted(set(aliases.values()))},
