@@ -6,11 +6,11 @@ import math
 import duckdb
 import pandas as pd
 
+from fti_assets import settings
 from fti_assets.feature_views import on_demand
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V3
 from fti_assets.feature_views.online import OnlineView
 from fti_assets.feature_views.view import point_in_time_sql
-from fti_assets import settings
 from fti_assets.stateful import online_store
 from tests.conftest import DAY
 from tests.online_pipeline.conftest import as_json, day_flights, serving

@@ -2,7 +2,6 @@
 materialization while requests stream, and served predictions landing in DuckDB."""
 
 import dataclasses
-import json
 import time
 
 import dagster as dg
