@@ -24,7 +24,10 @@ def test_fast_path_equals_predict_proba_on_every_flight_row_by_row_and_in_batche
     vectors = rows[list(VIEW.features)].astype(object).where(rows[list(VIEW.features)].notna(), None).to_dict("records")
     fast = FastModel(pipeline)
     assert len(vectors) > 3000
+    # Large batches call the compiled trees one by one; small ones walk them in numpy.
+    assert len(vectors) >= FastModel.TREE_BY_TREE_FROM_ROWS > 20
     assert fast.predict_proba(vectors).tolist() == expected.tolist()
+    assert fast.predict_proba(vectors[:20]).tolist() == expected[:20].tolist()
     assert [fast.predict_proba([v])[0] for v in vectors[:200]] == expected[:200].tolist()
 
 
