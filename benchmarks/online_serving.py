@@ -57,12 +57,13 @@ def prepare(warehouse: Path, store: Path, flights_wanted: int):
     """Materialize the store for the live views; the last replayed day's flights as requests."""
     import duckdb
 
+    from fti_assets import manifest as dbt_manifest
     from fti_assets.feature_views.declared import view_named
     from fti_assets.feature_views.online import FlightRequest, replay_clock
     from fti_assets.online_pipeline.materialize import materialize
     from fti_assets.stateful import registry
 
-    manifest = json.loads((REPO / "dbt_project" / "target" / "manifest.json").read_text())
+    manifest = dbt_manifest.load()
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         champion = registry.resolve(connection, "champion")
         view = view_named(f"{champion.feature_view}_v{champion.feature_view_version}")

@@ -5,10 +5,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from fti_assets.automation import daily_replay_schedule, retrain_on_degradation
-from fti_assets.definitions import defs
+from fti_assets.automation import daily_replay_schedule, retrain_on_degradation, weekly_training
+from fti_assets.definitions import build
 from fti_assets.runner import failure_messages
-from fti_assets.training_pipeline.assets import training_schedule
 from tests.conftest import SMALL_MODEL
 
 
@@ -20,7 +19,7 @@ def replay(scored_copy):
 
 
 def execute(request: dg.RunRequest, job_name: str, instance, run_config=None):
-    job = defs.get_job_def(request.job_name or job_name)
+    job = build().get_job_def(request.job_name or job_name)
     return job.execute_in_process(
         instance=instance,
         partition_key=request.partition_key,
@@ -64,7 +63,7 @@ def assert_trained_and_gated(result) -> None:
 
 
 def test_weekly_training_schedule_trains_on_what_the_replay_delivered(replay):
-    request = training_schedule.evaluate_tick(dg.build_schedule_context(instance=replay)).run_requests[0]
+    request = weekly_training.evaluate_tick(dg.build_schedule_context(instance=replay)).run_requests[0]
     config = request.run_config
     config.setdefault("ops", {})["flight_disruption_model"] = {"config": SMALL_MODEL}
 

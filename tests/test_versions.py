@@ -4,6 +4,7 @@ brings back the old model with its own features and its own predictions, bit for
 """
 
 import copy
+import itertools
 import json
 import re
 
@@ -12,11 +13,11 @@ import duckdb
 import pytest
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
+from fti_assets import manifest as dbt_manifest
 from fti_assets import settings
 from fti_assets.cli import main as fti
 from fti_assets.dbt.code_versions import node_code_version
-from fti_assets.dbt.project import ensure_manifest
-from fti_assets.definitions import defs
+from fti_assets.definitions import build
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V2
 from fti_assets.feature_views.view import fingerprint
 from fti_assets.inference_pipeline import assets as inference_assets
@@ -33,7 +34,7 @@ MACRO = "macro.fti.trailing_outcome_windows"
 
 def score_day(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     """batch_predictions for DAY alone: the monitoring models are not what these tests guard."""
-    return defs.get_job_def("inference_job").execute_in_process(
+    return build().get_job_def("inference_job").execute_in_process(
         instance=instance, tags={PARTITION_NAME_TAG: DAY}, raise_on_error=False,
         asset_selection=[dg.AssetKey(["inference", "batch_predictions"])],
     )
@@ -52,7 +53,7 @@ def model_predictions(warehouse, version: int) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def manifest() -> dict:
-    return json.loads(ensure_manifest().read_text())
+    return copy.deepcopy(dbt_manifest.load())
 
 
 def edited(manifest: dict, *, model: str | None = None, macro: str | None = None) -> dict:
@@ -103,7 +104,7 @@ def test_editing_a_feature_model_or_its_macro_changes_the_fingerprint(manifest):
     assert fingerprint(FLIGHT_DISRUPTION_V2, model_edit) != before[1]
 
     macro_edit = edited(manifest, macro=MACRO)
-    assert all(fingerprint(v, macro_edit) != b for v, b in zip(views, before))
+    assert all(fingerprint(v, macro_edit) != b for v, b in zip(views, before, strict=True))
     node = manifest["nodes"]["model.fti.fg_route_history.v1"]
     assert node_code_version(macro_edit, node) != node_code_version(manifest, node), "the UI would not show it stale"
 
@@ -113,7 +114,7 @@ def test_editing_a_feature_model_or_its_macro_changes_the_fingerprint(manifest):
 
 def test_inference_refuses_a_model_whose_features_changed(scored_copy, manifest, monkeypatch):
     before = query(scored_copy, "select * from inference.predictions order by all")
-    monkeypatch.setattr(inference_assets, "live_manifest", lambda: edited(manifest, macro=MACRO))
+    monkeypatch.setattr(dbt_manifest, "load", lambda: edited(manifest, macro=MACRO))
 
     result = score_day(dg.DagsterInstance.ephemeral())
 
@@ -134,6 +135,9 @@ def test_rollback_rescoring_reproduces_earlier_predictions_bit_for_bit(scored_co
 
     trained = run_once("training_job", instance, TRAINING_RUN_V2)  # the gate may or may not promote it
     assert query(scored_copy, "select version, feature_view_version from registry.model_versions order by 1") == [(1, 1), (2, 2)], failure_messages(trained)
+    # Its drift baseline was stored when it was registered, before it scored anything.
+    assert query(scored_copy, "select distinct feature from inference.feature_baselines where model_version = 2 "
+                              "order by 1") == sorted((c,) for c in FLIGHT_DISRUPTION_V2.numeric_features)
     fti(["promote", "--version", "2", "--reason", "upgrade to route history v2"])
     upgraded = score_day(instance)
     assert upgraded.success, failure_messages(upgraded)
@@ -147,7 +151,7 @@ def test_rollback_rescoring_reproduces_earlier_predictions_bit_for_bit(scored_co
     history = query(scored_copy, "select version, valid_from, valid_to, reason from registry.alias_history "
                                  "where alias = 'champion' order by valid_from")
     assert [h[0] for h in history][-2:] == [2, 1] and history[-1][3] == "rollback"
-    assert all(h[2] == nxt[1] for h, nxt in zip(history, history[1:])) and history[-1][2] is None
+    assert all(h[2] == nxt[1] for h, nxt in itertools.pairwise(history)) and history[-1][2] is None
 
 
 def test_promoting_an_unknown_version_fails_clearly(scored_copy):

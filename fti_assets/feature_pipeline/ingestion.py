@@ -3,7 +3,7 @@
 import dagster as dg
 
 from fti_assets.feature_pipeline import raw_tables
-from fti_assets.feature_pipeline.source_files import read_source, read_source_days
+from fti_assets.feature_pipeline.source_files import loadable_file
 from fti_assets.partitions import partition_dates, replay_days
 from fti_assets.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -21,9 +21,8 @@ def _daily_raw_asset(table: raw_tables.RawTable) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         start, end = partition_dates(context)
-        rows = raw_tables.rows_for_days(read_source_days(table.name, start, end), start, end)
         with warehouse.connect() as connection:
-            written = raw_tables.replace_days(connection, table, rows, start, end)
+            written = raw_tables.replace_days(connection, table, loadable_file(table.name), start, end)
         return dg.MaterializeResult(
             metadata={"dagster/row_count": written, "first_day": str(start), "last_day": str(end)}
         )
@@ -41,7 +40,7 @@ def _whole_raw_asset(table: raw_tables.RawTable) -> dg.AssetsDefinition:
     )
     def _asset(warehouse: WarehouseResource):
         with warehouse.connect() as connection:
-            written = raw_tables.replace_whole(connection, table, read_source(table.name))
+            written = raw_tables.replace_whole(connection, table, loadable_file(table.name))
         return dg.MaterializeResult(metadata={"dagster/row_count": written})
 
     return _asset

@@ -23,9 +23,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from fti_assets import constants
 from fti_assets.feature_views.view import FeatureGroupRef, FeatureView
 
-LOCAL_TIMEZONE = ZoneInfo("America/New_York")
+LOCAL_TIMEZONE = ZoneInfo(constants.LOCAL_TIMEZONE)
 EPOCH = dt.datetime(1970, 1, 1)
 
 # The route attributes the spine carries per flight, stored per route: the latest scheduled value.

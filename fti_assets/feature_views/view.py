@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from fti_assets.dbt.code_versions import macro_closure
 from fti_assets.feature_views.on_demand import OnDemandFeature
+from fti_assets.manifest import macro_closure
 
 FEATURE_SCHEMA = "features"
 

@@ -5,7 +5,6 @@ stateful, like the other pipelines) and feeds a long-running service rather than
 neither the feature nor the inference pipeline has to know it exists.
 """
 
-import json
 
 import dagster as dg
 
@@ -26,10 +25,6 @@ FEATURE_KEYS = list(
         for r in (view.spine_relation, *(g.relation for g in view.groups))
     )
 )
-
-
-def _manifest() -> dict:
-    return json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
 
 
 @dg.asset(
@@ -53,6 +48,7 @@ def _manifest() -> dict:
 )
 def online_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """One row per entity key per group a live model reads: its latest as of the end of the partition's last day."""
+    from fti_assets import manifest
     from fti_assets.feature_views.declared import view_named
     from fti_assets.feature_views.online import replay_clock, served_groups
     from fti_assets.online_pipeline import materialize
@@ -73,7 +69,7 @@ def online_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                 for r in rows
             }.values()
         )
-        done = materialize.materialize(connection, store, views, _manifest(), clock)
+        done = materialize.materialize(connection, store, views, manifest.load(), clock)
         groups = list({g.relation: g for view in views for g in served_groups(view)}.values())
         expected = materialize.expected_counts(connection, groups, clock, views[0].spine_relation)
     stats = online_store.relation_stats(store)

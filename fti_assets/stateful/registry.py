@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +92,10 @@ def register_version(
     artifact_sha256: str,
     artifact_path: str,
     now: dt.datetime | None = None,
+    with_version: Callable[[int], None] | None = None,
 ) -> int:
-    """Record a new model version (the next integer) and return it."""
+    """Record a new model version (the next integer) and return it. `with_version(version)` runs
+    inside the same transaction: rows that must exist exactly when the version does."""
     ensure_schema(connection)
     with transaction(connection):
         version = connection.sql(f"select coalesce(max(version), 0) + 1 from {SCHEMA}.model_versions").fetchall()[0][0]
@@ -104,7 +107,16 @@ def register_version(
              json.dumps(metrics, sort_keys=True, default=str),
              artifact_sha256, artifact_path],
         ).fetchall()
+        if with_version is not None:
+            with_version(version)
     return version
+
+
+def versions(connection: duckdb.DuckDBPyConnection) -> list[int]:
+    """Every registered model version, oldest first (none before the first registration)."""
+    if not _exists(connection):
+        return []
+    return [v for (v,) in connection.sql(f"select version from {SCHEMA}.model_versions order by version").fetchall()]
 
 
 def get_version(connection: duckdb.DuckDBPyConnection, version: int) -> ModelVersion:

@@ -8,16 +8,16 @@ import base64
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import time
 from pathlib import Path
 
 import dagster as dg
 
-from fti_assets.resources import WAREHOUSE_POOL, ModelStoreResource, WarehouseResource
-from fti_assets.settings import DBT_PROJECT_DIR
+from fti_assets import manifest
 from fti_assets.feature_views.declared import VIEWS, view_named
 from fti_assets.feature_views.view import FeatureView
+from fti_assets.resources import WAREHOUSE_POOL, ModelStoreResource, WarehouseResource
+from fti_assets.training_pipeline.config import ModelConfig, SnapshotConfig
 
 
 def _feature_keys(view: FeatureView) -> list[dg.AssetKey]:
@@ -37,10 +37,6 @@ def _code_version(*files: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _manifest() -> dict:
-    return json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
-
-
 def _latest_versions(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> dict[str, dict]:
     """Dagster data and code versions of each input's latest materialization."""
     versions = {}
@@ -58,28 +54,6 @@ def _image(png: bytes, title: str) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{base64.b64encode(png).decode()})")
 
 
-class SnapshotConfig(dg.Config):
-    """`cutoff`: last local day (YYYY-MM-DD) of the snapshot; empty means the replay's latest day.
-    `feature_view`: the declared view (name_vN, see feature_views/declared.py) the model reads."""
-
-    cutoff: str = ""
-    feature_view: str = "flight_disruption_v1"
-
-
-class ModelConfig(dg.Config):
-    """Hyperparameters and split lengths (see model.TrainingConfig for their meaning)."""
-
-    validation_days: int = 61
-    test_days: int = 61
-    learning_rate: float = 0.05
-    max_iter: int = 300
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 100
-    l2_regularization: float = 1.0
-    min_category_frequency: int = 50
-    random_state: int = 0
-
-
 @dg.asset(
     deps=FEATURE_KEYS,
     pool=WAREHOUSE_POOL,
@@ -88,17 +62,18 @@ class ModelConfig(dg.Config):
 )
 def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig, warehouse: WarehouseResource):
     """One row per labelled flight up to the cutoff, features as of its prediction time (immutable, content-named)."""
-    from fti_assets.training_pipeline import snapshot
     from fti_assets.feature_views.view import fingerprint, fingerprint_parts
+    from fti_assets.training_pipeline import snapshot
 
     try:
         view = view_named(config.feature_view)
     except LookupError as unknown:
         raise dg.Failure(str(unknown)) from unknown
-    manifest = _manifest()
+    dbt_manifest = manifest.load()
     with warehouse.connect() as connection:
         if not connection.execute(
-            "select 1 from information_schema.tables where table_schema = 'features' and table_name = ?", [view.spine_relation]
+            "select 1 from information_schema.tables where table_schema = 'features' and table_name = ?",
+            [view.spine_relation],
         ).fetchall():
             raise dg.Failure(
                 f"features.{view.spine_relation} does not exist in {warehouse.resolved_path}: "
@@ -110,11 +85,11 @@ def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig,
         )
         if cutoff is None:
             raise dg.Failure(f"features.{view.spine_relation} is empty: run the feature_job first")
-        built = snapshot.build_snapshot(connection, view, fingerprint(view, manifest), cutoff)
+        built = snapshot.build_snapshot(connection, view, fingerprint(view, dbt_manifest), cutoff)
         nulls = snapshot.null_rates(connection, built.table_name, view.features)
     return dg.Output(
         # The parts name what changed if the live features later stop matching this fingerprint.
-        {**dataclasses.asdict(built), "fingerprint_parts": fingerprint_parts(view, manifest)},
+        {**dataclasses.asdict(built), "fingerprint_parts": fingerprint_parts(view, dbt_manifest)},
         data_version=dg.DataVersion(built.snapshot_id),
         metadata={
             "table": built.table_name,
@@ -144,14 +119,15 @@ def flight_disruption_model(
     warehouse: WarehouseResource,
     model_store: ModelStoreResource,
 ) -> dg.Output[int]:
-    """A registered model version (alias `challenger`) fitted on the snapshot's train period, evaluated on its test period."""
+    """A registered model version (alias `challenger`) fitted on the snapshot's train period,
+    evaluated on its test period."""
+    from fti_assets.stateful import feature_baselines, registry
     from fti_assets.stateful import model_store as store
-    from fti_assets.stateful import registry
-    from fti_assets.training_pipeline import model, snapshot
+    from fti_assets.training_pipeline import champion, model, snapshot
 
     # The snapshot's own view: the model reads exactly the features its snapshot was built with.
     view = view_named(f"{training_snapshot['feature_view']}_v{training_snapshot['feature_view_version']}")
-    training = model.TrainingConfig(**config.model_dump())
+    training = config.training_config()
     with warehouse.connect() as connection:
         frame = snapshot.read_snapshot(connection, training_snapshot["table_name"], view)
         split = model.time_split(frame, training)
@@ -159,9 +135,13 @@ def flight_disruption_model(
         pipeline = model.fit_pipeline(split.train, view, training)
         fit_seconds = time.perf_counter() - started
         evaluation = model.evaluate(pipeline, split, view)
-        evaluation["champion"] = _champion_on(connection, model_store.resolved_path, split, training_snapshot, view)
+        evaluation["champion"] = champion.champion_on(
+            connection, model_store.resolved_path, split, training_snapshot["fingerprint"], view
+        )
         sha, name = store.save(pipeline, model_store.resolved_path)
-        inputs = _latest_versions(context.instance, [context.asset_key_for_input("training_snapshot"), *_feature_keys(view)])
+        inputs = _latest_versions(
+            context.instance, [context.asset_key_for_input("training_snapshot"), *_feature_keys(view)]
+        )
         inputs["code_version"] = context.assets_def.code_versions_by_key[context.asset_key]
         inputs["fingerprint_parts"] = training_snapshot.get("fingerprint_parts", {})
         version = registry.register_version(
@@ -175,10 +155,16 @@ def flight_disruption_model(
             metrics={**evaluation, "fit_seconds": fit_seconds},
             artifact_sha256=sha,
             artifact_path=name,
+            # The drift baseline (the snapshot's feature distribution) exists exactly when the version does.
+            with_version=lambda version: feature_baselines.insert(
+                connection, feature_baselines.baseline_bins(frame, view.numeric_features, version)
+            ),
         )
         registry.set_alias(connection, "challenger", version, f"trained on snapshot {training_snapshot['snapshot_id']}")
     y, test = model.labels(split.test, view), split.test
-    pngs = model.plots(y, model.predict_proba(pipeline, test, view), model.baseline_scores(test, evaluation["train_prevalence"]))
+    pngs = model.plots(
+        y, model.predict_proba(pipeline, test, view), model.baseline_scores(test, evaluation["train_prevalence"])
+    )
     test_metrics = evaluation["test"]["model"]
     return dg.Output(
         version,
@@ -198,27 +184,6 @@ def flight_disruption_model(
     )
 
 
-def _champion_on(connection, store: Path, split, training_snapshot: dict, view: FeatureView) -> dict | None:
-    """The current champion's test ROC AUC on this challenger's test period when it reads the
-    same features (a fair comparison); else the figure recorded at its own training."""
-    from fti_assets.stateful import registry
-    from fti_assets.training_pipeline import model
-
-    version = registry.current_alias_version(connection, "champion")
-    if version is None:
-        return None
-    row = registry.get_version(connection, version)
-    if row.fingerprint != training_snapshot["fingerprint"]:
-        return {"version": version, "roc_auc": row.metrics["test"]["model"]["roc_auc"], "basis": "its own test period"}
-    champion, _ = registry.load_model(connection, store, version)
-    scores = model.predict_proba(champion, split.test, view)
-    return {
-        "version": version,
-        "roc_auc": model.metrics(model.labels(split.test, view), scores)["roc_auc"],
-        "basis": "the challenger's test period",
-    }
-
-
 def _decision(warehouse: WarehouseResource, version: int):
     from fti_assets.stateful import registry
     from fti_assets.training_pipeline.promotion import promotion_decision
@@ -231,18 +196,23 @@ def _decision(warehouse: WarehouseResource, version: int):
 
 @dg.asset_check(asset=flight_disruption_model, blocking=True)
 def check_challenger_passes_promotion_gate(flight_disruption_model: int, warehouse: WarehouseResource):
-    """Blocks promotion unless the challenger beats the champion and serves every carrier and origin within the margin."""
+    """Blocks promotion unless the challenger beats the champion and serves every carrier and
+    origin within the margin."""
     decision = _decision(warehouse, flight_disruption_model)
     return dg.AssetCheckResult(
         passed=decision.promote,
         description=decision.message,
-        metadata={"version": flight_disruption_model, "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons))},
+        metadata={
+            "version": flight_disruption_model,
+            "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons)),
+        },
     )
 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="training")
 def champion_promotion(flight_disruption_model: int, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The `champion` alias, moved to the challenger that passed the promotion gate (history in registry.alias_history)."""
+    """The `champion` alias, moved to the challenger that passed the promotion gate (history in
+    registry.alias_history)."""
     from fti_assets.stateful import registry
 
     decision = _decision(warehouse, flight_disruption_model)
@@ -251,58 +221,10 @@ def champion_promotion(flight_disruption_model: int, warehouse: WarehouseResourc
     with warehouse.connect() as connection:
         previous = registry.current_alias_version(connection, "champion")
         registry.set_alias(connection, "champion", flight_disruption_model, decision.message)
-    return dg.MaterializeResult(metadata={"champion": flight_disruption_model, "previous": previous or 0, "reason": decision.message})
-
-
-class PromoteConfig(dg.Config):
-    """`version`: the model version to make champion (upgrade or rollback); `reason`: for the history."""
-
-    version: int
-    reason: str = ""
-
-
-@dg.op(pool=WAREHOUSE_POOL)
-def promote_model_version(context: dg.OpExecutionContext, config: PromoteConfig, warehouse: WarehouseResource):
-    """Point `champion` at the configured version, refused unless the live features match it."""
-    from fti_assets.training_pipeline import rollout
-
-    with warehouse.connect() as connection:
-        try:
-            done = rollout.promote(connection, _manifest(), config.version, config.reason)
-        except rollout.PromotionRefused as refused:
-            raise dg.Failure(str(refused)) from refused
-    context.log.info(f"champion: version {done.previous} -> {done.version} ({done.feature_view})")
-    # Recorded as a materialization of champion_promotion, so the UI shows scoring as stale.
-    yield dg.AssetMaterialization(
-        asset_key="champion_promotion",
-        metadata={"champion": done.version, "previous": done.previous or 0, "reason": done.reason,
-                  "feature_view": done.feature_view},
+    return dg.MaterializeResult(
+        metadata={"champion": flight_disruption_model, "previous": previous or 0, "reason": decision.message}
     )
-    yield dg.Output(done.version)
-
-
-@dg.job(description="Set `champion` to a model version (upgrade or rollback), with the feature view it reads.")
-def promote_job():
-    promote_model_version()
 
 
 training_assets = [training_snapshot, flight_disruption_model, champion_promotion]
 training_checks = [check_challenger_passes_promotion_gate]
-
-training_job = dg.define_asset_job(
-    "training_job",
-    selection=dg.AssetSelection.assets(*training_assets),
-    description="Snapshot the labelled features, train and register a challenger, promote it if it passes the gate.",
-    executor_def=dg.in_process_executor,
-)
-
-# The replay has no calendar of its own: each weekly tick trains on everything the replay has
-# delivered so far (an empty cutoff resolves to the latest day in the spine). A tick with no
-# new replay days reuses the same snapshot (same content hash) and refits the same model.
-training_schedule = dg.ScheduleDefinition(
-    name="weekly_training",
-    job=training_job,
-    cron_schedule="0 6 * * 1",
-    execution_timezone="America/New_York",
-    run_config=dg.RunConfig(ops={"training_snapshot": SnapshotConfig(cutoff="")}),
-)

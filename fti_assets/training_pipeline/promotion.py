@@ -9,13 +9,15 @@ for that group); smaller groups are too noisy to judge.
 
 import dataclasses
 
+from fti_assets.constants import PROMOTION_MAX_GROUP_GAP, PROMOTION_MIN_GROUP_ROWS
+
 GATE_METRIC = "roc_auc"
 
 
 @dataclasses.dataclass(frozen=True)
 class GateConfig:
-    min_group_rows: int = 500
-    max_group_gap: float = 0.10
+    min_group_rows: int = PROMOTION_MIN_GROUP_ROWS
+    max_group_gap: float = PROMOTION_MAX_GROUP_GAP
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,13 +14,14 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from fti_assets.stateful.warehouse import transaction
+from fti_assets import constants
 from fti_assets.feature_views import on_demand
 from fti_assets.feature_views.view import FEATURE_SCHEMA, FeatureView, point_in_time_sql
+from fti_assets.stateful.warehouse import transaction
 
 SCHEMA = "training"
-# The replay's local time zone, as the dbt var `local_timezone`: days are New York days.
-LOCAL_TIMEZONE = ZoneInfo("America/New_York")
+# The replay's days are local New York days.
+LOCAL_TIMEZONE = ZoneInfo(constants.LOCAL_TIMEZONE)
 
 INDEX_DDL = f"""
 create table if not exists {SCHEMA}.snapshots (
@@ -79,7 +80,9 @@ def training_rows_sql(view: FeatureView, cutoff: dt.date) -> str:
 
 def _content_hash(connection: duckdb.DuckDBPyConnection, table: str, fingerprint: str, cutoff: dt.date) -> str:
     # Row hashes summed: order-independent, and rows are unique by the view's keys.
-    rows, rows_hash = connection.sql(f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {table} as t").fetchall()[0]
+    rows, rows_hash = connection.sql(
+        f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {table} as t"
+    ).fetchall()[0]
     return hashlib.sha256(f"{fingerprint}|{cutoff.isoformat()}|{rows}|{rows_hash}".encode()).hexdigest()
 
 
@@ -134,7 +137,7 @@ def null_rates(connection: duckdb.DuckDBPyConnection, table: str, columns: tuple
     """Share of NULLs per feature column: a jump means a feature group stopped arriving."""
     selects = ", ".join(f"avg(({c} is null)::double) as {c}" for c in columns)
     values = connection.sql(f"select {selects} from {table}").fetchall()[0]
-    return {c: (v or 0.0) for c, v in zip(columns, values)}
+    return {c: (v or 0.0) for c, v in zip(columns, values, strict=True)}
 
 
 def read_snapshot(connection: duckdb.DuckDBPyConnection, table_name: str, view: FeatureView):

@@ -1,8 +1,8 @@
 """The scored few-day warehouse with an online store, and the service running on it over HTTP."""
 
 import contextlib
+import copy
 import datetime as dt
-import json
 import shutil
 import socket
 import threading
@@ -13,6 +13,7 @@ import httpx
 import pytest
 import uvicorn
 
+from fti_assets import manifest as dbt_manifest
 from fti_assets import settings
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V3
 from fti_assets.feature_views.online import FlightRequest, replay_clock
@@ -26,7 +27,8 @@ CLOCK = replay_clock(LAST - dt.timedelta(days=1))
 
 
 def manifest() -> dict:
-    return json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    """A copy: tests edit it."""
+    return copy.deepcopy(dbt_manifest.load())
 
 
 def materialize_at(warehouse, store, clock, views=(FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V3), manifest_=None):
