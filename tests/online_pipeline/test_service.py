@@ -154,6 +154,11 @@ def test_served_predictions_land_in_duckdb_and_monitoring(online):
         client.post("/predict/batch", json={"flights": [as_json(f) for f in flights]})
     result = run_window("inference_job", DAY, DAY, dg.DagsterInstance.ephemeral())
     assert result.success, failure_messages(result)
+    checks = {
+        e.event_specific_data.check_name: e.event_specific_data.passed
+        for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    assert checks["check_online_rows_match_features"] and checks["check_online_features_fresh"]
     with duckdb.connect(str(online), read_only=True) as connection:
         logged = connection.sql(
             "select count(*), count(distinct flight_id), min(model_version), max(latency_ms) > 0, "
