@@ -74,6 +74,24 @@ def promote(version: int, reason: str) -> None:
     print(f"champion: version {done.previous} -> {done.version}, reading {done.feature_view} ({done.reason})")
 
 
+def serve(host: str, port: int, alias: str, threshold: float) -> None:
+    """Run the online prediction service until interrupted."""
+    import uvicorn
+
+    from fti_assets.online_pipeline.service import create_app
+    from fti_assets.online_pipeline.serving import Server
+
+    try:
+        server = Server(
+            settings.warehouse_path(), settings.online_store_path(), settings.model_store_path(),
+            settings.prediction_log_dir(), alias=alias, threshold=threshold,
+        )
+    except (LookupError, FileNotFoundError) as problem:
+        sys.exit(f"serve: {problem}")
+    print(f"serving model version {server.served.version} ({alias}) on http://{host}:{port} (docs: /docs)", flush=True)
+    uvicorn.run(create_app(server), host=host, port=port, log_level="warning", access_log=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="fti", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -90,6 +108,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     promote_parser.add_argument("--version", type=int, required=True, help="model version (registry.model_versions)")
     promote_parser.add_argument("--reason", default="", help="recorded in registry.alias_history")
+    serve_parser = commands.add_parser(
+        "serve", help="Serve online predictions over HTTP from the online store and the model behind an alias."
+    )
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    serve_parser.add_argument("--alias", default="champion", help="the registry alias to serve and follow")
+    serve_parser.add_argument(
+        "--threshold", type=float, default=0.5, help="probability at or above which a flight is predicted disrupted"
+    )
     export_parser = commands.add_parser(
         "export", help="Copy tables to Parquet files for ad-hoc SQL that never blocks the pipelines."
     )
@@ -100,6 +127,8 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.command == "promote":
         promote(args.version, args.reason)
+    if args.command == "serve":
+        serve(args.host, args.port, args.alias, args.threshold)
     if args.command == "main":
         from fti_assets.summary import render
 

@@ -11,6 +11,7 @@ import dagster as dg
 from fti_assets.automation import JOBS, SCHEDULES, SENSORS
 from fti_assets.feature_pipeline.ingestion import raw_assets
 from fti_assets.inference_pipeline.assets import inference_assets
+from fti_assets.online_pipeline.assets import online_assets
 from fti_assets.progress import progress_logger
 from fti_assets.resources import ModelStoreResource, WarehouseResource
 from fti_assets.training_pipeline.assets import training_assets, training_checks
@@ -22,7 +23,7 @@ def build() -> dg.Definitions:
     from fti_assets.dbt.assets import dbt_cli, dbt_model_assets
 
     return dg.Definitions(
-        assets=[*raw_assets, dbt_model_assets(), *training_assets, *inference_assets],
+        assets=[*raw_assets, dbt_model_assets(), *training_assets, *inference_assets, *online_assets],
         asset_checks=training_checks,
         jobs=JOBS,
         schedules=SCHEDULES,

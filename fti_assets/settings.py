@@ -44,3 +44,16 @@ def environment(variables: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def online_store_path() -> Path:
+    """The online store's SQLite file, beside the warehouse (`FTI_ONLINE_STORE` overrides it)."""
+    configured = os.environ.get("FTI_ONLINE_STORE")
+    return Path(configured).resolve() if configured else warehouse_path().parent / "online_store.sqlite"
+
+
+def prediction_log_dir() -> Path:
+    """The folder the online service appends its predictions to, beside the warehouse
+    (`FTI_PREDICTION_LOG` overrides it); an asset loads it into inference.online_predictions."""
+    configured = os.environ.get("FTI_PREDICTION_LOG")
+    return Path(configured).resolve() if configured else warehouse_path().parent / "online_predictions"

@@ -7,16 +7,11 @@ from pathlib import Path
 from fti_assets import settings
 
 PACKAGE = settings.REPO_ROOT / "fti_assets"
+PIPELINES = ("feature_pipeline", "training_pipeline", "inference_pipeline", "online_pipeline")
 FORBIDDEN = {
-    "training_pipeline": ("fti_assets.inference_pipeline", "fti_assets.feature_pipeline"),
-    "inference_pipeline": ("fti_assets.training_pipeline", "fti_assets.feature_pipeline"),
-    "feature_pipeline": ("fti_assets.training_pipeline", "fti_assets.inference_pipeline"),
-    "feature_views": (
-        "fti_assets.dbt", "fti_assets.training_pipeline", "fti_assets.inference_pipeline", "fti_assets.feature_pipeline",
-    ),
-    "stateful": (
-        "fti_assets.dbt", "fti_assets.training_pipeline", "fti_assets.inference_pipeline", "fti_assets.feature_pipeline",
-    ),
+    **{room: tuple(f"fti_assets.{other}" for other in PIPELINES if other != room) for room in PIPELINES},
+    "feature_views": ("fti_assets.dbt", *(f"fti_assets.{room}" for room in PIPELINES)),
+    "stateful": ("fti_assets.dbt", *(f"fti_assets.{room}" for room in PIPELINES)),
 }
 
 

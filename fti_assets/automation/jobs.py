@@ -10,7 +10,7 @@ from fti_assets.resources import WAREHOUSE_POOL, WarehouseResource
 from fti_assets.training_pipeline.config import PromoteConfig
 
 feature_selection = dg.AssetSelection.groups("ingestion", "staging", "intermediate", "features")
-inference_selection = dg.AssetSelection.groups("inference", "monitoring")
+inference_selection = dg.AssetSelection.groups("inference", "online", "monitoring")
 
 feature_job = dg.define_asset_job(
     "feature_job",
@@ -29,14 +29,15 @@ training_job = dg.define_asset_job(
 inference_job = dg.define_asset_job(
     "inference_job",
     selection=inference_selection,
-    description="Score the window's flights with the champion and refresh the monitoring models.",
+    description="Score the window's flights with the champion, refresh the online store and the monitoring models.",
     executor_def=dg.in_process_executor,
 )
 
 daily_replay_job = dg.define_asset_job(
     "daily_replay_job",
     selection=feature_selection | inference_selection,
-    description="One replay day: ingest it, build its features, score its flights, refresh monitoring.",
+    description="One replay day: ingest it, build its features, score its flights, refresh the online store "
+    "and monitoring.",
     executor_def=dg.in_process_executor,
 )
 

@@ -12,6 +12,7 @@ TTLs follow how often each group is refreshed, so a NULL means "no fresh value",
 import dataclasses
 import datetime as dt
 
+from fti_assets.feature_views.on_demand import MINUTES_TO_DEPARTURE
 from fti_assets.feature_views.view import FeatureGroupRef, FeatureView
 
 ROUTE_HISTORY_V1 = FeatureGroupRef(
@@ -97,7 +98,10 @@ FLIGHT_DISRUPTION_V2 = dataclasses.replace(
     groups=(ROUTE_HISTORY_V2, CARRIER_ORIGIN_HISTORY_V1, ORIGIN_WEATHER_V1, AIRCRAFT_V1),
 )
 
-VIEWS = {f"{v.name}_v{v.version}": v for v in (FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V2)}
+# v1 plus an on-demand feature computed from the request: minutes until the scheduled departure.
+FLIGHT_DISRUPTION_V3 = dataclasses.replace(FLIGHT_DISRUPTION_V1, version=3, on_demand=(MINUTES_TO_DEPARTURE,))
+
+VIEWS = {f"{v.name}_v{v.version}": v for v in (FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V2, FLIGHT_DISRUPTION_V3)}
 
 
 def view_named(name: str) -> FeatureView:

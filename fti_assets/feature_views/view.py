@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from fti_assets.feature_views.on_demand import OnDemandFeature
 from fti_assets.manifest import macro_closure
 
 FEATURE_SCHEMA = "features"
@@ -46,12 +47,13 @@ class FeatureView:
     label: str
     groups: tuple[FeatureGroupRef, ...]
     prediction_time: str = "prediction_at"
+    on_demand: tuple[OnDemandFeature, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.categorical_features) - set(self.spine_features)
         if unknown:
             raise ValueError(f"feature view {self.name}: categorical features {sorted(unknown)} are not spine features")
-        names = [*self.spine_features, *(c for g in self.groups for c in g.columns)]
+        names = [*self.spine_features, *(c for g in self.groups for c in g.columns), *(f.name for f in self.on_demand)]
         duplicated = {c for c in names if names.count(c) > 1}
         if duplicated:
             raise ValueError(f"feature view {self.name}: columns {sorted(duplicated)} are declared twice")
@@ -61,8 +63,16 @@ class FeatureView:
         return tuple(c for g in self.groups for c in g.columns)
 
     @property
+    def on_demand_features(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.on_demand)
+
+    @property
+    def on_demand_inputs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for f in self.on_demand for c in f.inputs))
+
+    @property
     def features(self) -> tuple[str, ...]:
-        return (*self.spine_features, *self.group_features)
+        return (*self.spine_features, *self.group_features, *self.on_demand_features)
 
     @property
     def numeric_features(self) -> tuple[str, ...]:
@@ -92,12 +102,14 @@ def point_in_time_sql(
     a match keeps NULLs: no spine row is ever dropped. The dialect decides only how the latest
     row is found (see `_latest_rows`) and how the label passes through: on DuckDB only when the
     spine has it (inference spines do not), on Spark always (Spark builds training snapshots,
-    whose spines have it).
+    whose spines have it). On-demand features call their Python functions (register them
+    first: `on_demand.register`; DuckDB only).
     """
     if dialect not in DIALECTS:
         raise ValueError(f"unknown SQL dialect {dialect!r}; point_in_time_sql speaks {', '.join(DIALECTS)}")
     join_keys = [s for g in view.groups for s, _ in g.join_keys]
     spine_columns = _unique([*view.keys, *view.spine_features])
+    on_demand_inputs = [c for c in view.on_demand_inputs if c not in (*spine_columns, view.prediction_time)]
     passed = (view.prediction_time, view.label, *carried)
     if dialect == "duckdb":
         # COLUMNS(...) passes the label through only when the spine has it; the prediction
@@ -112,13 +124,16 @@ def point_in_time_sql(
     indent = ",\n        "
     return "\n".join([
         "with spine as (",
-        f"    select {', '.join(_unique([*spine_columns, *join_keys]))}, {passthrough}",
+        f"    select {', '.join(_unique([*spine_columns, *join_keys, *on_demand_inputs]))}, {passthrough}",
         f"    from ({spine_sql}) as spine_input",
         "),",
         "",
         *_latest_rows(view, dialect),
         "select",
-        "        " + indent.join([*spine_columns, passthrough, *fresh_columns]),
+        "        " + indent.join([
+            *spine_columns, passthrough, *fresh_columns,
+            *(f"{f.name}({', '.join(f.inputs)}) as {f.name}" for f in view.on_demand),
+        ]),
         "from joined",
     ])
 
@@ -205,6 +220,11 @@ def _declaration(view: FeatureView) -> dict[str, Any]:
     declared = dataclasses.asdict(view)
     for group in declared["groups"]:
         group["ttl"] = group["ttl"].total_seconds()
+    # Views without on-demand features keep the declaration (and fingerprint) they had before
+    # the field existed; with them, the fingerprint covers each function's source.
+    declared.pop("on_demand")
+    if view.on_demand:
+        declared["on_demand"] = [f.declaration() for f in view.on_demand]
     return declared
 
 

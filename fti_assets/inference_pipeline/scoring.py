@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import duckdb
 import pandas as pd
 
+from fti_assets.feature_views import on_demand
 from fti_assets.feature_views.view import FeatureView, model_inputs, point_in_time_sql
 from fti_assets.inference_pipeline import predictions_table
 from fti_assets.stateful.registry import ModelVersion
@@ -28,7 +29,9 @@ CHUNK_ROWS = 50_000
 
 def day_spine_sql(view: FeatureView, start: dt.date, end: dt.date) -> str:
     """The flights scheduled on start..end, without their labels: inference never reads them."""
-    columns = dict.fromkeys([*view.keys, *view.spine_features, view.prediction_time, *FLIGHT_CONTEXT])
+    columns = dict.fromkeys(
+        [*view.keys, *view.spine_features, view.prediction_time, *FLIGHT_CONTEXT, *view.on_demand_inputs]
+    )
     for group in view.groups:
         columns.update(dict.fromkeys(s for s, _ in group.join_keys))
     return (
@@ -42,6 +45,7 @@ def feature_rows(
 ) -> pd.DataFrame:
     """The view's rows for the flights of start..end, with the flight context predictions record."""
     carried = tuple(c for c in FLIGHT_CONTEXT if c not in (*view.keys, *view.spine_features))
+    on_demand.register(connection, view.on_demand)
     query = point_in_time_sql(view, day_spine_sql(view, start, end), carried)
     rows = connection.sql(query).arrow().read_all().to_pandas()
     rows[list(view.numeric_features)] = rows[list(view.numeric_features)].astype("float64")

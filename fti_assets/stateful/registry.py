@@ -7,6 +7,8 @@ An alias interval is [valid_from, valid_to); the open interval (valid_to null) i
 import dataclasses
 import datetime as dt
 import json
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,9 @@ from fti_assets.stateful import model_store
 from fti_assets.stateful.warehouse import transaction
 
 SCHEMA = "registry"
+# Beside the warehouse: the versions the aliases point to, rewritten whenever an alias moves,
+# so that a long-lived reader (the online service) follows them without opening the warehouse.
+PUBLISHED_ALIASES = "registry_aliases.json"
 
 DDL = (
     f"create schema if not exists {SCHEMA}",
@@ -147,6 +152,43 @@ def set_alias(
         connection.execute(
             f"insert into {SCHEMA}.alias_history values (?, ?, ?, null, ?)", [alias, version, at, reason]
         ).fetchall()
+    publish_aliases(connection)
+
+
+def _database_file(connection: duckdb.DuckDBPyConnection) -> Path | None:
+    path = connection.sql(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()[0][0]
+    return Path(path) if path else None
+
+
+def publish_aliases(connection: duckdb.DuckDBPyConnection) -> Path | None:
+    """Write the current aliases and their versions' rows to PUBLISHED_ALIASES beside the
+    warehouse (temp file and rename: a reader sees the old file or the new one)."""
+    database = _database_file(connection)
+    if database is None:
+        return None
+    aliases = dict(
+        connection.sql(f"select alias, version from {SCHEMA}.alias_history where valid_to is null").fetchall()
+    )
+    published = {
+        "aliases": aliases,
+        "versions": {str(v): dataclasses.asdict(get_version(connection, v)) for v in sorted(set(aliases.values()))},
+    }
+    target = database.parent / PUBLISHED_ALIASES
+    with tempfile.NamedTemporaryFile("w", dir=target.parent, prefix=".aliases-", delete=False) as handle:
+        json.dump(published, handle, sort_keys=True, default=str)
+    os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600: readable like the warehouse
+    os.replace(handle.name, target)
+    return target
+
+
+def read_published_aliases(warehouse: Path) -> dict[str, Any]:
+    """What `publish_aliases` last wrote beside the warehouse: {"aliases": {...}, "versions": {...}}."""
+    path = warehouse.parent / PUBLISHED_ALIASES
+    if not path.exists():
+        raise LookupError(f"no {PUBLISHED_ALIASES} beside {warehouse}: promote a model first (`fti promote`)")
+    return json.loads(path.read_text())
 
 
 def resolve(connection: duckdb.DuckDBPyConnection, version_or_alias: int | str) -> ModelVersion:

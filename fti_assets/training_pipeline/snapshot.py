@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from fti_assets import constants
+from fti_assets.feature_views import on_demand
 from fti_assets.feature_views.view import FEATURE_SCHEMA, FeatureView, point_in_time_sql
 from fti_assets.stateful.warehouse import transaction
 
@@ -125,6 +126,7 @@ def build_snapshot(
     their content the same way, so rows equal to this warehouse's name the same snapshot."""
     connection.sql(f"create schema if not exists {SCHEMA}")
     connection.sql(INDEX_DDL)
+    on_demand.register(connection, view.on_demand)
     staging = f"{SCHEMA}.building_{uuid.uuid4().hex[:12]}"
     with transaction(connection):
         connection.sql(f"create table {staging} as {rows_sql or training_rows_sql(view, cutoff)}")
