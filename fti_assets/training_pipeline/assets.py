@@ -147,7 +147,7 @@ def flight_disruption_model(
     """A registered model version (alias `challenger`) fitted on the snapshot's train period, evaluated on its test period."""
     from fti_assets.stateful import model_store as store
     from fti_assets.stateful import registry
-    from fti_assets.training_pipeline import model, snapshot
+    from fti_assets.training_pipeline import champion, model, snapshot
 
     # The snapshot's own view: the model reads exactly the features its snapshot was built with.
     view = view_named(f"{training_snapshot['feature_view']}_v{training_snapshot['feature_view_version']}")
@@ -159,7 +159,7 @@ def flight_disruption_model(
         pipeline = model.fit_pipeline(split.train, view, training)
         fit_seconds = time.perf_counter() - started
         evaluation = model.evaluate(pipeline, split, view)
-        evaluation["champion"] = _champion_on(connection, model_store.resolved_path, split, training_snapshot, view)
+        evaluation["champion"] = champion.champion_on(connection, model_store.resolved_path, _manifest(), split.test)
         sha, name = store.save(pipeline, model_store.resolved_path)
         inputs = _latest_versions(context.instance, [context.asset_key_for_input("training_snapshot"), *_feature_keys(view)])
         inputs["code_version"] = context.assets_def.code_versions_by_key[context.asset_key]
@@ -198,27 +198,6 @@ def flight_disruption_model(
     )
 
 
-def _champion_on(connection, store: Path, split, training_snapshot: dict, view: FeatureView) -> dict | None:
-    """The current champion's test ROC AUC on this challenger's test period when it reads the
-    same features (a fair comparison); else the figure recorded at its own training."""
-    from fti_assets.stateful import registry
-    from fti_assets.training_pipeline import model
-
-    version = registry.current_alias_version(connection, "champion")
-    if version is None:
-        return None
-    row = registry.get_version(connection, version)
-    if row.fingerprint != training_snapshot["fingerprint"]:
-        return {"version": version, "roc_auc": row.metrics["test"]["model"]["roc_auc"], "basis": "its own test period"}
-    champion, _ = registry.load_model(connection, store, version)
-    scores = model.predict_proba(champion, split.test, view)
-    return {
-        "version": version,
-        "roc_auc": model.metrics(model.labels(split.test, view), scores)["roc_auc"],
-        "basis": "the challenger's test period",
-    }
-
-
 def _decision(warehouse: WarehouseResource, version: int):
     from fti_assets.stateful import registry
     from fti_assets.training_pipeline.promotion import promotion_decision
@@ -226,15 +205,19 @@ def _decision(warehouse: WarehouseResource, version: int):
     with warehouse.connect(read_only=True) as connection:
         metrics = registry.get_version(connection, version).metrics
     champion = metrics.get("champion")
-    return promotion_decision(metrics, champion["roc_auc"] if champion else None)
+    if champion is None:
+        return promotion_decision(metrics, None)
+    return promotion_decision(metrics, champion["roc_auc"], no_champion=f"champion version {champion['version']} {champion['basis']}")
 
 
-@dg.asset_check(asset=flight_disruption_model, blocking=True)
+@dg.asset_check(asset=flight_disruption_model)
 def check_challenger_passes_promotion_gate(flight_disruption_model: int, warehouse: WarehouseResource):
-    """Blocks promotion unless the challenger beats the champion and serves every carrier and origin within the margin."""
+    """Whether the challenger beats the champion on the same flights and serves every carrier and
+    origin within the margin. A loss is a warning, not a failed run: the champion is kept."""
     decision = _decision(warehouse, flight_disruption_model)
     return dg.AssetCheckResult(
         passed=decision.promote,
+        severity=dg.AssetCheckSeverity.WARN,
         description=decision.message,
         metadata={"version": flight_disruption_model, "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons))},
     )
@@ -242,16 +225,20 @@ def check_challenger_passes_promotion_gate(flight_disruption_model: int, warehou
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="training")
 def champion_promotion(flight_disruption_model: int, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The `champion` alias, moved to the challenger that passed the promotion gate (history in registry.alias_history)."""
+    """The gate's verdict on the challenger (registry.gate_decisions): `champion` moves to a
+    challenger that passes (history in registry.alias_history); one that loses is recorded as
+    rejected, with the reason, and the champion is kept. Either way the run succeeds."""
     from fti_assets.stateful import registry
 
     decision = _decision(warehouse, flight_disruption_model)
-    if not decision.promote:
-        raise dg.Failure(f"model version {flight_disruption_model} not promoted: {decision.message}")
     with warehouse.connect() as connection:
-        previous = registry.current_alias_version(connection, "champion")
-        registry.set_alias(connection, "champion", flight_disruption_model, decision.message)
-    return dg.MaterializeResult(metadata={"champion": flight_disruption_model, "previous": previous or 0, "reason": decision.message})
+        previous = registry.record_decision(connection, flight_disruption_model, decision.promote, decision.message)
+        champion = registry.current_alias_version(connection, "champion")
+    outcome = "promoted" if decision.promote else f"rejected, champion kept (version {champion})"
+    return dg.MaterializeResult(metadata={
+        "champion": champion or 0, "previous": previous or 0, "challenger": flight_disruption_model,
+        "outcome": outcome, "reason": decision.message,
+    })
 
 
 class PromoteConfig(dg.Config):
@@ -296,13 +283,27 @@ training_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
-# The replay has no calendar of its own: each weekly tick trains on everything the replay has
-# delivered so far (an empty cutoff resolves to the latest day in the spine). A tick with no
-# new replay days reuses the same snapshot (same content hash) and refits the same model.
-training_schedule = dg.ScheduleDefinition(
-    name="weekly_training",
+@dg.schedule(
     job=training_job,
+    name="weekly_training",
     cron_schedule="0 6 * * 1",
     execution_timezone="America/New_York",
-    run_config=dg.RunConfig(ops={"training_snapshot": SnapshotConfig(cutoff="")}),
+    description="Weekly: train on everything the replay delivered, unless no labels arrived since the champion's cutoff.",
 )
+def training_schedule(context: dg.ScheduleEvaluationContext):
+    """The replay has no calendar of its own: each tick trains on everything delivered so far
+    (an empty cutoff resolves to the latest day in the spine), or skips, saying why, when that
+    would refit the champion's own snapshot."""
+    import duckdb
+
+    from fti_assets import settings
+    from fti_assets.training_pipeline.retraining import why_not_retrain
+
+    try:
+        with duckdb.connect(str(settings.warehouse_path()), read_only=True) as connection:
+            reason = why_not_retrain(connection)
+    except duckdb.Error as busy_or_missing:
+        return dg.SkipReason(f"the warehouse is not readable now: {busy_or_missing}")
+    if reason:
+        return dg.SkipReason(reason)
+    return dg.RunRequest(run_config=dg.RunConfig(ops={"training_snapshot": SnapshotConfig(cutoff="")}))
