@@ -39,6 +39,22 @@ def _has_champion() -> bool | str:
         return f"registry not readable now: {unreadable}"
 
 
+def _blocked(day: str) -> str | None:
+    """Why the replay may not reach `day` (an earlier day failed its checks), or None."""
+    import datetime as dt
+
+    from fti_assets.stateful import day_validation
+
+    try:
+        with duckdb.connect(str(settings.warehouse_path()), read_only=True) as connection:
+            day_validation.refuse_if_blocked(connection, dt.date.fromisoformat(day))
+    except day_validation.DayBlocked as blocked:
+        return str(blocked)
+    except duckdb.Error as unreadable:
+        return f"validation ledger not readable now: {unreadable}"
+    return None
+
+
 @dg.schedule(
     job=daily_replay_job,
     cron_schedule="*/15 * * * *",
@@ -52,6 +68,9 @@ def daily_replay_schedule(context: dg.ScheduleEvaluationContext):
     champion = _has_champion()
     if champion is not True:
         return dg.SkipReason(champion or "no champion model yet: run `fti main` or the training_job first")
+    blocked = _blocked(day)
+    if blocked:
+        return dg.SkipReason(blocked)
     return dg.RunRequest(run_key=f"replay-{day}", partition_key=day)
 
 

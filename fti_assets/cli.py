@@ -60,6 +60,21 @@ def promote(version: int, reason: str) -> None:
     print(f"champion: version {done.previous} -> {done.version}, reading {done.feature_view} ({done.reason})")
 
 
+def skip_day(day: str, reason: str) -> None:
+    """Leave a replay day that failed its checks out of the replay, so the days after it can run."""
+    import datetime as dt
+
+    from fti_assets.stateful import day_validation
+    from fti_assets.stateful.warehouse import connect
+
+    with connect(settings.warehouse_path()) as connection:
+        try:
+            day_validation.skip(connection, dt.date.fromisoformat(day), reason)
+        except ValueError as bad:
+            sys.exit(f"skip-day refused: {bad}")
+    print(f"replay day {day} skipped ({reason}): its rows are never read; the days after it may run")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="fti", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -80,11 +95,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     export_parser.add_argument("tables", nargs="*", default=["inference.predictions"], help="schema.table ...")
     export_parser.add_argument("--to", default=str(settings.REPO_ROOT / "data" / "export"), help="output folder")
+    skip_parser = commands.add_parser(
+        "skip-day", help="Leave a replay day that failed its checks out of the replay (its rows are never read)."
+    )
+    skip_parser.add_argument("day", help="YYYY-MM-DD")
+    skip_parser.add_argument("--reason", required=True, help="kept in validation.replay_days")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=Warning, module="dagster")
 
     if args.command == "promote":
         promote(args.version, args.reason)
+    if args.command == "skip-day":
+        skip_day(args.day, args.reason)
     if args.command == "main":
         from fti_assets.summary import render
 

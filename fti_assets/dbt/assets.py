@@ -70,7 +70,10 @@ def replay_window_env(start: dt.date, end: dt.date) -> dict[str, str]:
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Build (run + test) the selected dbt models for the partition window (all days without one)."""
     partitioned = context.has_partition_key or context.has_partition_key_range
-    window = replay_window_env(*partition_dates(context)) if partitioned else {}
+    days = partition_dates(context) if partitioned else None
+    window = replay_window_env(*days) if days else {}
+    if days:
+        _refuse_if_blocked(warehouse, days[0])
     # dbt writes the warehouse from its own process: this step holds the writer's lock for it.
     with warehouse.lock():
         # dagster-dbt hands dbt a copy of os.environ.
@@ -78,6 +81,8 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
             invocation = dbt.cli(list(REPLAY_BUILD_ARGS), context=context, raise_on_error=False)
         try:
             yield from invocation.stream()
+            if days:
+                _record_validation(warehouse, days, invocation)
             if not invocation.is_successful():
                 failed = failures.failed_tests(
                     invocation.get_artifact("run_results.json"), invocation.get_artifact("manifest.json")
@@ -91,6 +96,32 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
         finally:
             _keep_parse_state(invocation.target_path)
             shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+def _refuse_if_blocked(warehouse: WarehouseResource, start: dt.date) -> None:
+    from fti_assets.stateful import day_validation
+
+    if not warehouse.resolved_path.exists():
+        return
+    with warehouse.connect(read_only=True) as connection:
+        try:
+            day_validation.refuse_if_blocked(connection, start)
+        except day_validation.DayBlocked as blocked:
+            raise dg.Failure(str(blocked)) from blocked
+
+
+def _record_validation(warehouse: WarehouseResource, days: tuple[dt.date, dt.date], invocation) -> None:
+    """Record the window's verdict in the validation ledger when this build ran the gate."""
+    from fti_assets.stateful import day_validation
+
+    ran, failed = failures.gate_outcome(invocation.get_artifact("run_results.json"), invocation.get_artifact("manifest.json"))
+    if not ran:
+        return
+    with warehouse.connect() as connection:
+        if failed:
+            day_validation.record_failed(connection, *days, [day_validation.FailedCheck(t, r) for t, r in failed])
+        else:
+            day_validation.record_passed(connection, *days)
 
 
 def _keep_parse_state(target_path: Path) -> None:

@@ -6,6 +6,7 @@ from fti_assets.feature_pipeline import raw_tables
 from fti_assets.feature_pipeline.source_files import read_source, read_source_days
 from fti_assets.partitions import partition_dates, replay_days
 from fti_assets.resources import WAREHOUSE_POOL, WarehouseResource
+from fti_assets.stateful import day_validation
 
 
 def _daily_raw_asset(table: raw_tables.RawTable) -> dg.AssetsDefinition:
@@ -23,6 +24,10 @@ def _daily_raw_asset(table: raw_tables.RawTable) -> dg.AssetsDefinition:
         start, end = partition_dates(context)
         rows = raw_tables.rows_for_days(read_source_days(table.name, start, end), start, end)
         with warehouse.connect() as connection:
+            try:
+                day_validation.refuse_if_blocked(connection, start)
+            except day_validation.DayBlocked as blocked:
+                raise dg.Failure(str(blocked)) from blocked
             written = raw_tables.replace_days(connection, table, rows, start, end)
         return dg.MaterializeResult(
             metadata={"dagster/row_count": written, "first_day": str(start), "last_day": str(end)}
