@@ -100,3 +100,20 @@ def test_degradation_sensor_requests_training_and_the_run_succeeds(replay, score
     assert isinstance(request, dg.RunRequest) and "ROC AUC below 1.01" in request.tags["fti/reason"]
     config = {"ops": {"training_snapshot": {"config": {"cutoff": ""}}, "flight_disruption_model": {"config": SMALL_MODEL}}}
     assert_trained_and_rejected(execute(request, "training_job", replay, config), scored_copy)
+
+
+def test_replay_schedule_stops_after_a_day_that_failed_its_checks(replay, scored_copy, monkeypatch):
+    import datetime as dt
+
+    from fti_assets import automation
+    from fti_assets.stateful import day_validation
+
+    with duckdb.connect(str(scored_copy)) as connection:
+        day_validation.record_failed(connection, dt.date(2013, 1, 1), dt.date(2013, 1, 1),
+                                     [day_validation.FailedCheck("unique_stg_flights_flight_id", None)])
+    monkeypatch.setattr(automation, "next_replay_day", lambda instance: "2013-01-02")
+
+    skipped = daily_replay_schedule(dg.build_schedule_context(instance=replay))
+
+    assert isinstance(skipped, dg.SkipReason)
+    assert "replay day 2013-01-01 failed its checks (unique_stg_flights_flight_id)" in skipped.skip_message
