@@ -75,6 +75,21 @@ def skip_day(day: str, reason: str) -> None:
     print(f"replay day {day} skipped ({reason}): its rows are never read; the days after it may run")
 
 
+def verify() -> None:
+    """Re-check every training snapshot and model artifact against its recorded hash; exit 1 on any change."""
+    from fti_assets.stateful.warehouse import connect
+    from fti_assets.verify import verify_all
+
+    with connect(settings.warehouse_path(), read_only=True) as connection:
+        findings = verify_all(connection, settings.model_store_path())
+    for finding in findings:
+        print(finding)
+    changed = [f for f in findings if f.problem]
+    print(f"{len(findings) - len(changed)} of {len(findings)} match their recorded hashes")
+    if changed:
+        sys.exit(f"fti verify: {len(changed)} stored item(s) changed since they were written")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="fti", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     skip_parser.add_argument("day", help="YYYY-MM-DD")
     skip_parser.add_argument("--reason", required=True, help="kept in validation.replay_days")
+    commands.add_parser("verify", help="Re-check every training snapshot and model artifact against its recorded hash.")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=Warning, module="dagster")
 
@@ -107,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
         promote(args.version, args.reason)
     if args.command == "skip-day":
         skip_day(args.day, args.reason)
+    if args.command == "verify":
+        verify()
     if args.command == "main":
         from fti_assets.summary import render
 
