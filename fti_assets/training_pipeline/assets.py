@@ -78,6 +78,7 @@ class ModelConfig(dg.Config):
     l2_regularization: float = 1.0
     min_category_frequency: int = 50
     random_state: int = 0
+    max_single_feature_roc_auc: float = 0.80
 
 
 @dg.asset(
@@ -149,13 +150,17 @@ def flight_disruption_model(
     """A registered model version (alias `challenger`) fitted on the snapshot's train period, evaluated on its test period."""
     from fti_assets.stateful import model_store as store
     from fti_assets.stateful import registry
-    from fti_assets.training_pipeline import champion, model, snapshot
+    from fti_assets.training_pipeline import champion, leakage, model, snapshot
 
     # The snapshot's own view: the model reads exactly the features its snapshot was built with.
     view = view_named(f"{training_snapshot['feature_view']}_v{training_snapshot['feature_view_version']}")
     training = model.TrainingConfig(**config.model_dump())
     with warehouse.connect() as connection:
         frame = snapshot.read_snapshot(connection, training_snapshot["table_name"], view)
+        try:
+            univariate = leakage.audit(frame, view, training.max_single_feature_roc_auc)
+        except leakage.LeakageFound as leak:
+            raise dg.Failure(f"snapshot {training_snapshot['snapshot_id']}: {leak}") from leak
         split = model.time_split(frame, training)
         started = time.perf_counter()
         pipeline = model.fit_pipeline(split.train, view, training)
@@ -194,6 +199,10 @@ def flight_disruption_model(
             "baseline_test_roc_auc": dg.MetadataValue.float(evaluation["test"]["baseline"]["roc_auc"]),
             "fit_seconds": dg.MetadataValue.float(fit_seconds),
             "metrics": dg.MetadataValue.md(model.metrics_markdown(evaluation)),
+            "leakage_audit": dg.MetadataValue.md(
+                "| column alone | ROC AUC |\n|---|---|\n"
+                + "\n".join(f"| {c} | {a:.3f} |" for c, a in sorted(univariate.items(), key=lambda kv: -kv[1])[:10])
+            ),
             "calibration": _image(pngs["calibration"], "calibration"),
             "roc": _image(pngs["roc"], "ROC"),
         },

