@@ -46,12 +46,11 @@ def run_main(start: str, end: str, cutoff: str, scoring_start: str) -> None:
 
 def promote(version: int, reason: str) -> None:
     """Set `champion` to a model version (upgrade or rollback); exits with the reason if refused."""
-    import json
-
+    from fti_assets.dbt.project import current_manifest
     from fti_assets.stateful.warehouse import connect
     from fti_assets.training_pipeline import rollout
 
-    manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    manifest = current_manifest()
     with connect(settings.warehouse_path()) as connection:
         try:
             done = rollout.promote(connection, manifest, version, reason)

@@ -74,6 +74,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     window = replay_window_env(*days) if days else {}
     if days:
         _refuse_if_blocked(warehouse, days[0])
+    _refuse_if_the_champion_cannot_score(context, warehouse)
     # dbt writes the warehouse from its own process: this step holds the writer's lock for it.
     with warehouse.lock():
         # dagster-dbt hands dbt a copy of os.environ.
@@ -108,6 +109,36 @@ def _refuse_if_blocked(warehouse: WarehouseResource, start: dt.date) -> None:
             day_validation.refuse_if_blocked(connection, start)
         except day_validation.DayBlocked as blocked:
             raise dg.Failure(str(blocked)) from blocked
+
+
+PREDICTIONS = dg.AssetKey(["inference", "batch_predictions"])
+
+
+def current_manifest() -> dict:
+    from fti_assets.dbt.project import current_manifest as parsed_now
+
+    return parsed_now()
+
+
+def _refuse_if_the_champion_cannot_score(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> None:
+    """In a run that will score, check the champion against the current code before dbt rebuilds
+    anything: a refusal after the build would leave features built by code no model was trained on."""
+    from fti_assets.inference_pipeline.scoring import FeatureMismatch, check_fingerprint
+    from fti_assets.stateful import registry
+
+    if PREDICTIONS not in (context.run.asset_selection or context.job_def.asset_layer.selected_asset_keys):
+        return
+    if not warehouse.resolved_path.exists():
+        return
+    with warehouse.connect(read_only=True) as connection:
+        version = registry.current_alias_version(connection, "champion")
+        model = registry.get_version(connection, version) if version is not None else None
+    if model is None:
+        return
+    try:
+        check_fingerprint(model, current_manifest())
+    except (FeatureMismatch, LookupError) as mismatch:
+        raise dg.Failure(f"not rebuilding the features of a run that scores: {mismatch}") from mismatch
 
 
 def _record_validation(warehouse: WarehouseResource, days: tuple[dt.date, dt.date], invocation) -> None:

@@ -4,6 +4,7 @@ dagster-dbt prepares the manifest only under `dagster dev`; the CLI, tests and C
 definitions directly, so the manifest is re-parsed here when any dbt source file is newer.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -47,6 +48,12 @@ def ensure_manifest(project_dir: Path = settings.DBT_PROJECT_DIR) -> Path:
             f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
         )
     return manifest
+
+
+def current_manifest(project_dir: Path = settings.DBT_PROJECT_DIR) -> dict:
+    """The manifest of the dbt code as it is now, re-parsed first if any dbt source changed since:
+    every fingerprint check (scoring, promotion, the gate) compares against today's code."""
+    return json.loads(ensure_manifest(project_dir).read_text())
 
 
 dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)

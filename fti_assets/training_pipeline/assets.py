@@ -7,38 +7,26 @@ Training reads the feature tables only; it never calls the feature pipeline.
 import base64
 import dataclasses
 import datetime as dt
-import hashlib
-import json
 import time
-from pathlib import Path
 
 import dagster as dg
 
+from fti_assets import code_version
 from fti_assets.resources import WAREHOUSE_POOL, ModelStoreResource, WarehouseResource
-from fti_assets.settings import DBT_PROJECT_DIR
 from fti_assets.feature_views.declared import VIEWS, view_named
 from fti_assets.feature_views.view import FeatureView
 
 
 def _feature_keys(view: FeatureView) -> list[dg.AssetKey]:
-    return [dg.AssetKey(["features", r]) for r in (view.spine_relation, *(g.relation for g in view.groups))]
+    return [dg.AssetKey(["features", r]) for r in view.relations]
 
 
 # Every declared view's tables: a snapshot may read any of them (SnapshotConfig.feature_view).
 FEATURE_KEYS = list(dict.fromkeys(k for view in VIEWS.values() for k in _feature_keys(view)))
-_PACKAGE = Path(__file__).parent.parent
-
-
-def _code_version(*files: str) -> str:
-    """Hash of the logic modules an asset runs: editing them marks the asset stale in the UI."""
-    digest = hashlib.sha256()
-    for name in files:
-        digest.update((_PACKAGE / name).read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def _manifest() -> dict:
-    return json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    from fti_assets.dbt.project import current_manifest
+
+    return current_manifest()
 
 
 def _latest_versions(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> dict[str, dict]:
@@ -85,7 +73,7 @@ class ModelConfig(dg.Config):
     deps=FEATURE_KEYS,
     pool=WAREHOUSE_POOL,
     group_name="training",
-    code_version=_code_version("feature_views/view.py", "feature_views/declared.py", "training_pipeline/snapshot.py"),
+    code_version=code_version.of_modules("feature_views/view.py", "feature_views/declared.py", "training_pipeline/snapshot.py"),
 )
 def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig, warehouse: WarehouseResource):
     """One row per labelled flight up to the cutoff, features as of its prediction time (immutable, content-named)."""
@@ -138,7 +126,10 @@ def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig,
 @dg.asset(
     pool=WAREHOUSE_POOL,
     group_name="training",
-    code_version=_code_version("training_pipeline/model.py", "feature_views/view.py", "feature_views/declared.py"),
+    code_version=code_version.of_modules(
+        "training_pipeline/model.py", "training_pipeline/leakage.py", "training_pipeline/champion.py",
+        "feature_views/view.py", "feature_views/declared.py",
+    ),
 )
 def flight_disruption_model(
     context: dg.AssetExecutionContext,
@@ -234,7 +225,11 @@ def check_challenger_passes_promotion_gate(flight_disruption_model: int, warehou
     )
 
 
-@dg.asset(pool=WAREHOUSE_POOL, group_name="training")
+@dg.asset(
+    pool=WAREHOUSE_POOL,
+    group_name="training",
+    code_version=code_version.of_modules("training_pipeline/promotion.py", "stateful/registry.py"),
+)
 def champion_promotion(flight_disruption_model: int, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The gate's verdict on the challenger (registry.gate_decisions): `champion` moves to a
     challenger that passes (history in registry.alias_history); one that loses is recorded as
