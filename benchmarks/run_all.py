@@ -214,7 +214,7 @@ def stage_snapshot(ctx: dict) -> dict:
         connection.sql(f"create temp table rows_only as {snapshot.training_rows_sql(VIEW, cutoff)}")
         rows_only_s = time.perf_counter() - started
         started = time.perf_counter()
-        snapshot._content_hash(connection, "rows_only", fp, cutoff)
+        snapshot.content_id(connection, "rows_only")
         hash_s = time.perf_counter() - started
         hand_rows = connection.sql("select count(*) from hand_written").fetchall()[0][0]
         differing = connection.sql(

@@ -27,6 +27,7 @@ def hand_written(cutoff: dt.date) -> str:
         asof left join features.fg_origin_weather_v1 w on s.origin = w.origin and s.prediction_at >= w.event_at
         asof left join features.fg_aircraft_v1 p on s.tailnum = p.tailnum and s.prediction_at >= p.event_at
         where s.scheduled_dep_date <= date '{cutoff}' and s.label_known_at <= timestamp '{boundary}'
+            and s.origin is not null and s.dest is not null and s.carrier is not null and s.tailnum is not null
         order by s.flight_id, s.scheduled_dep_date
     """
 
