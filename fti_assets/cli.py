@@ -1,10 +1,12 @@
 """`fti`: run the system from the command line, with the same jobs the Dagster UI runs."""
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 import warnings
+from pathlib import Path
 
 from fti_assets import settings
 
@@ -26,34 +28,47 @@ def _require(result, what: str) -> None:
         sys.exit(f"{what} failed:\n" + "\n".join(failure_messages(result)))
 
 
-def run_main(start: str, end: str, cutoff: str, scoring_start: str) -> None:
-    """Features for the whole replay, a model trained up to the cutoff, the rest scored day by day."""
+def run_main(start: str, end: str, cutoff: str, scoring_start: str, verbose: bool = False) -> Path:
+    """Features for the whole replay, a model trained up to the cutoff, the rest scored day by day.
+
+    Prints one line per job (a progress line while it runs); every event goes to the returned
+    log file, and to the terminal too when `verbose`."""
+    import dagster as dg
+
+    from fti_assets.progress import logger_config, stage_line
     from fti_assets.runner import run_once, run_window
 
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
     instance = _instance()
+    log_file = settings.warehouse_path().parent / "logs" / f"fti-main-{time.strftime('%Y%m%dT%H%M%S')}.log"
+    training = {"ops": {"training_snapshot": {"config": {"cutoff": cutoff}}}}
     steps = [
-        (f"feature_job {start}..{end}", lambda: run_window("feature_job", start, end, instance)),
-        (f"training_job (cutoff {cutoff})", lambda: run_once(
-            "training_job", instance, {"ops": {"training_snapshot": {"config": {"cutoff": cutoff}}}}
-        )),
-        (f"inference_job {scoring_start}..{end}", lambda: run_window("inference_job", scoring_start, end, instance)),
+        (f"feature_job {start}..{end}", lambda logs: run_window("feature_job", start, end, instance, logs)),
+        (f"training_job (cutoff {cutoff})", lambda logs: run_once("training_job", instance, {**training, **logs})),
+        (f"inference_job {scoring_start}..{end}",
+         lambda logs: run_window("inference_job", scoring_start, end, instance, logs)),
     ]
+    log_file.parent.mkdir(parents=True, exist_ok=True)
     for name, step in steps:
         started = time.perf_counter()
-        _require(step(), name)
-        print(f"{name}: done in {time.perf_counter() - started:.0f} s", flush=True)
+        # dagster-dbt echoes dbt's own log lines on stdout: they go to the log file too.
+        with open(log_file, "a") as log, contextlib.redirect_stdout(sys.stdout if verbose else log):
+            result = step(logger_config(name, log_file, verbose))
+        _require(result, name)
+        print(stage_line(name, result, time.perf_counter() - started), flush=True)
+    return log_file
 
 
 def promote(version: int, reason: str) -> None:
     """Set `champion` to a model version (upgrade or rollback); exits with the reason if refused."""
-    from fti_assets.dbt.project import current_manifest
+    from fti_assets import manifest
     from fti_assets.stateful.warehouse import connect
     from fti_assets.training_pipeline import rollout
 
-    manifest = current_manifest()
     with connect(settings.warehouse_path()) as connection:
         try:
-            done = rollout.promote(connection, manifest, version, reason)
+            done = rollout.promote(connection, manifest.load(), version, reason)
         except rollout.PromotionRefused as refused:
             sys.exit(f"promote refused: {refused}")
     print(f"champion: version {done.previous} -> {done.version}, reading {done.feature_view} ({done.reason})")
@@ -99,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     main_parser.add_argument("--end", default=REPLAY_END)
     main_parser.add_argument("--cutoff", default=TRAINING_CUTOFF, help="last day of training data")
     main_parser.add_argument("--scoring-start", default=SCORING_START, help="first day to score")
+    main_parser.add_argument("--verbose", action="store_true", help="print every Dagster event, not one line per job")
     promote_parser = commands.add_parser(
         "promote", help="Set champion to a model version (upgrade or rollback) if the live features match it."
     )
@@ -128,9 +144,9 @@ def main(argv: list[str] | None = None) -> None:
         from fti_assets.summary import render
 
         started = time.perf_counter()
-        run_main(args.start, args.end, args.cutoff, args.scoring_start)
+        log_file = run_main(args.start, args.end, args.cutoff, args.scoring_start, args.verbose)
         print(render())
-        print(f"\nmain job: {time.perf_counter() - started:.0f} s")
+        print(f"\nmain job: {time.perf_counter() - started:.0f} s; every event: {log_file}")
     elif args.command == "export":
         from pathlib import Path
 

@@ -1,32 +1,38 @@
-"""The code location: each pipeline's definitions, merged."""
+"""The code location: each pipeline's definitions, merged.
+
+Built when Dagster (or the CLI, or a test) asks for them, not at import: the dbt assets need a
+current manifest, which `manifest.load()` parses first when it is missing or stale.
+"""
+
+import functools
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
-from fti_assets.automation import daily_replay_schedule, retrain_on_degradation
-from fti_assets.dbt.assets import dbt_models
-from fti_assets.dbt.project import dbt_executable, dbt_project
+from fti_assets.automation import JOBS, SCHEDULES, SENSORS
 from fti_assets.feature_pipeline.ingestion import raw_assets
 from fti_assets.inference_pipeline.assets import inference_assets
-from fti_assets.jobs import daily_replay_job, feature_job, inference_job
+from fti_assets.progress import progress_logger
 from fti_assets.resources import ModelStoreResource, WarehouseResource
-from fti_assets.training_pipeline.assets import (
-    promote_job,
-    training_assets,
-    training_checks,
-    training_job,
-    training_schedule,
-)
+from fti_assets.training_pipeline.assets import training_assets, training_checks
 
-defs = dg.Definitions(
-    assets=[*raw_assets, dbt_models, *training_assets, *inference_assets],
-    asset_checks=training_checks,
-    jobs=[feature_job, training_job, inference_job, daily_replay_job, promote_job],
-    schedules=[training_schedule, daily_replay_schedule],
-    sensors=[retrain_on_degradation],
-    resources={
-        "warehouse": WarehouseResource(),
-        "model_store": ModelStoreResource(),
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(dbt_executable())),
-    },
-)
+
+@functools.cache
+def build() -> dg.Definitions:
+    """The definitions, built once per process."""
+    from fti_assets.dbt.assets import dbt_cli, dbt_model_assets
+
+    return dg.Definitions(
+        assets=[*raw_assets, dbt_model_assets(), *training_assets, *inference_assets],
+        asset_checks=training_checks,
+        jobs=JOBS,
+        schedules=SCHEDULES,
+        sensors=SENSORS,
+        # A run whose config names no logger gets Dagster's console logger, as if none were given.
+        loggers={"console": dg.colored_console_logger, "progress": progress_logger},
+        resources={"warehouse": WarehouseResource(), "model_store": ModelStoreResource(), "dbt": dbt_cli()},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build()

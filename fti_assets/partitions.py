@@ -1,11 +1,13 @@
-"""The replay timeline: 2013, one local New York day per partition (DESIGN.md, Replay)."""
+"""The replay timeline: 2013, one local New York day per partition (docs/architecture.md, "The replay")."""
 
 import datetime as dt
 
 import dagster as dg
 
+from fti_assets.constants import LOCAL_TIMEZONE, REPLAY_END_EXCLUSIVE, REPLAY_START
+
 replay_days = dg.DailyPartitionsDefinition(
-    start_date="2013-01-01", end_date="2014-01-01", timezone="America/New_York"
+    start_date=REPLAY_START, end_date=REPLAY_END_EXCLUSIVE, timezone=LOCAL_TIMEZONE
 )
 
 

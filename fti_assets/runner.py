@@ -22,10 +22,10 @@ def run_window(
     run_config: dict | None = None,
 ) -> dg.ExecuteInProcessResult:
     """One run over the local days start..end, as a single-run backfill of those partitions."""
-    from fti_assets.definitions import defs
+    from fti_assets.definitions import build
 
     with environment(PLANNED_EVENTS_PER_RANGE if start != end else {}):
-        return defs.get_job_def(job_name).execute_in_process(
+        return build().get_job_def(job_name).execute_in_process(
             instance=instance,
             run_config=run_config,
             tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
@@ -35,9 +35,11 @@ def run_window(
 
 def run_once(job_name: str, instance: dg.DagsterInstance, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
     """One run of an unpartitioned job (training)."""
-    from fti_assets.definitions import defs
+    from fti_assets.definitions import build
 
-    return defs.get_job_def(job_name).execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+    return build().get_job_def(job_name).execute_in_process(
+        instance=instance, run_config=run_config, raise_on_error=False
+    )
 
 
 def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:

@@ -1,4 +1,4 @@
-"""What `fti main` prints: rows per table, the champion's metrics, and SQL to query the results."""
+"""What `fti main` prints: rows per schema, the champion's metrics, and SQL to query the results."""
 
 from fti_assets import settings
 from fti_assets.stateful.warehouse import connect
@@ -11,36 +11,46 @@ select flight_id, scheduled_dep_at, carrier, origin, dest, round(probability, 3)
 from inference.predictions
 where scheduled_dep_date = (select max(scheduled_dep_date) from inference.predictions)
 order by probability desc
-limit 10""",
-    "Yesterday's accuracy by carrier": """
+limit 5""",
+    "Yesterday's five least accurate carriers (50+ labelled flights)": """
 select segment as carrier, labelled_flights, round(roc_auc, 3) as roc_auc, round(brier_score, 3) as brier
 from monitoring.mon_daily_performance_by_segment
-where segment_type = 'carrier'
+where segment_type = 'carrier' and labelled_flights >= 50
   and scheduled_dep_date = (select max(scheduled_dep_date) from monitoring.mon_daily_performance)
-order by roc_auc""",
+order by roc_auc
+limit 5""",
 }
 
 
-def table_counts(connection) -> list[tuple[str, str, int]]:
+def table_counts(connection) -> list[tuple[str, int, int]]:
+    """(schema, tables, rows) for each schema of the stateful layer that exists."""
     tables = connection.sql(
         "select table_schema, table_name from information_schema.tables "
         f"where table_schema in {SCHEMAS} and table_type = 'BASE TABLE' order by 1, 2"
     ).fetchall()
-    return [
-        (schema, table, connection.sql(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0])
-        for schema, table in tables
-    ]
+    totals: dict[str, list[int]] = {}
+    for schema, table in tables:
+        rows = connection.sql(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
+        totals.setdefault(schema, [0, 0])
+        totals[schema][0] += 1
+        totals[schema][1] += rows
+    return [(schema, *totals[schema]) for schema in SCHEMAS if schema in totals]
 
 
 def render() -> str:
     path = settings.warehouse_path()
     with connect(path, read_only=True) as connection:
-        lines = [f"Warehouse: {path}", ""]
-        lines += [f"  {schema}.{table:<44} {rows:>10,} rows" for schema, table, rows in table_counts(connection)]
+        lines = [f"Warehouse: {path}"]
+        for schema, count, rows in table_counts(connection):
+            lines.append(f"  {schema:<11} {count:>3} tables {rows:>12,} rows")
         if not connection.sql(
             "select 1 from information_schema.tables where table_schema = 'inference' and table_name = 'predictions'"
         ).fetchall():
-            lines += ["", "No model has been trained or scored yet: run `fti main` (or the training_job, then the inference_job)."]
+            lines += [
+                "",
+                "No model has been trained or scored yet: run `fti main` "
+                "(or the training_job, then the inference_job).",
+            ]
             return "\n".join(lines)
         champion = connection.sql(
             """select v.version, v.metrics->>'$.test.model.roc_auc', v.metrics->>'$.test.baseline.roc_auc'
@@ -49,7 +59,11 @@ def render() -> str:
         ).fetchall()
         if champion:
             version, auc, baseline = champion[0]
-            lines += ["", f"Champion: model version {version}, test ROC AUC {float(auc):.3f} (route baseline {float(baseline):.3f})"]
+            lines += [
+                "",
+                f"Champion: model version {version}, test ROC AUC {float(auc):.3f} "
+                f"(route baseline {float(baseline):.3f})",
+            ]
         for title, sql in QUERIES.items():
             lines += ["", f"{title}:", sql.strip(), "", str(connection.sql(sql))]
     lines += [

@@ -21,7 +21,8 @@ class Finding:
     problem: str | None  # None: it matches its recorded hash
 
     def __str__(self) -> str:
-        return f"{'ok' if self.problem is None else 'CHANGED'}  {self.kind} {self.name}" + (f": {self.problem}" if self.problem else "")
+        status = "ok" if self.problem is None else "CHANGED"
+        return f"{status}  {self.kind} {self.name}" + (f": {self.problem}" if self.problem else "")
 
 
 def _tables(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -34,7 +35,8 @@ def verify_all(connection: duckdb.DuckDBPyConnection, store: Path) -> list[Findi
     """One finding per snapshot in training.snapshots and per version in registry.model_versions."""
     findings = []
     if _tables(connection, snapshot.SCHEMA, "snapshots"):
-        for (snapshot_id,) in connection.sql(f"select snapshot_id from {snapshot.SCHEMA}.snapshots order by created_at").fetchall():
+        ids = connection.sql(f"select snapshot_id from {snapshot.SCHEMA}.snapshots order by created_at").fetchall()
+        for (snapshot_id,) in ids:
             try:
                 snapshot.verify(connection, snapshot_id)
                 findings.append(Finding("snapshot", snapshot_id, None))

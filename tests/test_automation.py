@@ -5,10 +5,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from fti_assets.automation import daily_replay_schedule, retrain_on_degradation
-from fti_assets.definitions import defs
+from fti_assets.automation import daily_replay_schedule, retrain_on_degradation, weekly_training
+from fti_assets.definitions import build
 from fti_assets.runner import failure_messages
-from fti_assets.training_pipeline.assets import training_schedule
 from fti_assets.training_pipeline.retraining import why_not_retrain
 from tests.conftest import SMALL_MODEL
 
@@ -21,7 +20,7 @@ def replay(scored_copy):
 
 
 def execute(request: dg.RunRequest, job_name: str, instance, run_config=None):
-    job = defs.get_job_def(request.job_name or job_name)
+    job = build().get_job_def(request.job_name or job_name)
     return job.execute_in_process(
         instance=instance,
         partition_key=request.partition_key,
@@ -71,7 +70,7 @@ def assert_trained_and_rejected(result, warehouse) -> None:
 
 
 def test_weekly_training_skips_when_no_labels_arrived_since_the_champion(replay, scored_copy):
-    tick = training_schedule.evaluate_tick(dg.build_schedule_context(instance=replay))
+    tick = weekly_training.evaluate_tick(dg.build_schedule_context(instance=replay))
 
     assert not tick.run_requests
     assert "no labels arrived since the champion's snapshot (model version 1, cutoff 2013-01-05" in tick.skip_message
@@ -83,7 +82,7 @@ def test_weekly_training_trains_when_labels_arrived(replay, scored_copy):
     with duckdb.connect(str(scored_copy), read_only=True) as connection:
         assert why_not_retrain(connection) is None
 
-    tick = training_schedule.evaluate_tick(dg.build_schedule_context(instance=replay))
+    tick = weekly_training.evaluate_tick(dg.build_schedule_context(instance=replay))
 
     assert [r.run_config["ops"]["training_snapshot"]["config"]["cutoff"] for r in tick.run_requests] == [""]
 
@@ -105,13 +104,13 @@ def test_degradation_sensor_requests_training_and_the_run_succeeds(replay, score
 def test_replay_schedule_stops_after_a_day_that_failed_its_checks(replay, scored_copy, monkeypatch):
     import datetime as dt
 
-    from fti_assets import automation
+    from fti_assets.automation import schedules
     from fti_assets.stateful import day_validation
 
     with duckdb.connect(str(scored_copy)) as connection:
         day_validation.record_failed(connection, dt.date(2013, 1, 1), dt.date(2013, 1, 1),
                                      [day_validation.FailedCheck("unique_stg_flights_flight_id", None)])
-    monkeypatch.setattr(automation, "next_replay_day", lambda instance: "2013-01-02")
+    monkeypatch.setattr(schedules, "next_replay_day", lambda instance: "2013-01-02")
 
     skipped = daily_replay_schedule(dg.build_schedule_context(instance=replay))
 

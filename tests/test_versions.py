@@ -4,6 +4,7 @@ brings back the old model with its own features and its own predictions, bit for
 """
 
 import copy
+import itertools
 import json
 import re
 
@@ -12,14 +13,13 @@ import duckdb
 import pytest
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
+from fti_assets import manifest as dbt_manifest
 from fti_assets import settings
 from fti_assets.cli import main as fti
 from fti_assets.dbt.code_versions import node_code_version
-from fti_assets.dbt.project import ensure_manifest
-from fti_assets.definitions import defs
-from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V2
-from fti_assets.dbt import assets as dbt_assets
+from fti_assets.definitions import build
 from fti_assets.feature_views import view as view_module
+from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V2
 from fti_assets.feature_views.view import changed_parts, fingerprint, fingerprint_parts
 from fti_assets.inference_pipeline import assets as inference_assets
 from fti_assets.runner import failure_messages, run_once
@@ -35,7 +35,7 @@ MACRO = "macro.fti.trailing_outcome_windows"
 
 def score_day(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     """batch_predictions for DAY alone: the monitoring models are not what these tests guard."""
-    return defs.get_job_def("inference_job").execute_in_process(
+    return build().get_job_def("inference_job").execute_in_process(
         instance=instance, tags={PARTITION_NAME_TAG: DAY}, raise_on_error=False,
         asset_selection=[dg.AssetKey(["inference", "batch_predictions"])],
     )
@@ -54,7 +54,7 @@ def model_predictions(warehouse, version: int) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def manifest() -> dict:
-    return json.loads(ensure_manifest().read_text())
+    return copy.deepcopy(dbt_manifest.load())
 
 
 def edited(manifest: dict, *, model: str | None = None, macro: str | None = None) -> dict:
@@ -105,7 +105,7 @@ def test_editing_a_feature_model_or_its_macro_changes_the_fingerprint(manifest):
     assert fingerprint(FLIGHT_DISRUPTION_V2, model_edit) != before[1]
 
     macro_edit = edited(manifest, macro=MACRO)
-    assert all(fingerprint(v, macro_edit) != b for v, b in zip(views, before))
+    assert all(fingerprint(v, macro_edit) != b for v, b in zip(views, before, strict=True))
     node = manifest["nodes"]["model.fti.fg_route_history.v1"]
     assert node_code_version(macro_edit, node) != node_code_version(manifest, node), "the UI would not show it stale"
 
@@ -115,7 +115,7 @@ def test_editing_a_feature_model_or_its_macro_changes_the_fingerprint(manifest):
 
 def test_inference_refuses_a_model_whose_features_changed(scored_copy, manifest, monkeypatch):
     before = query(scored_copy, "select * from inference.predictions order by all")
-    monkeypatch.setattr(inference_assets, "live_manifest", lambda: edited(manifest, macro=MACRO))
+    monkeypatch.setattr(dbt_manifest, "load", lambda: edited(manifest, macro=MACRO))
 
     result = score_day(dg.DagsterInstance.ephemeral())
 
@@ -136,6 +136,9 @@ def test_rollback_rescoring_reproduces_earlier_predictions_bit_for_bit(scored_co
 
     trained = run_once("training_job", instance, TRAINING_RUN_V2)  # the gate may or may not promote it
     assert query(scored_copy, "select version, feature_view_version from registry.model_versions order by 1") == [(1, 1), (2, 2)], failure_messages(trained)
+    # Its drift baseline was stored when it was registered, before it scored anything.
+    assert query(scored_copy, "select distinct feature from inference.feature_baselines where model_version = 2 "
+                              "order by 1") == sorted((c,) for c in FLIGHT_DISRUPTION_V2.numeric_features)
     fti(["promote", "--version", "2", "--reason", "upgrade to route history v2"])
     upgraded = score_day(instance)
     assert upgraded.success, failure_messages(upgraded)
@@ -149,7 +152,7 @@ def test_rollback_rescoring_reproduces_earlier_predictions_bit_for_bit(scored_co
     history = query(scored_copy, "select version, valid_from, valid_to, reason from registry.alias_history "
                                  "where alias = 'champion' order by valid_from")
     assert [h[0] for h in history][-2:] == [2, 1] and history[-1][3] == "rollback"
-    assert all(h[2] == nxt[1] for h, nxt in zip(history, history[1:])) and history[-1][2] is None
+    assert all(h[2] == nxt[1] for h, nxt in itertools.pairwise(history)) and history[-1][2] is None
 
 
 def test_promoting_an_unknown_version_fails_clearly(scored_copy):
@@ -209,9 +212,10 @@ def test_a_seed_or_the_point_in_time_python_is_part_of_the_fingerprint(manifest,
 def test_scoring_is_refused_before_any_feature_is_rebuilt(scored_copy, manifest, monkeypatch):
     features = query(scored_copy, "select * from features.fg_route_history_v1 order by all")
     upstream_edit = edited(manifest, model="model.fti.stg_flights")
-    monkeypatch.setattr(dbt_assets, "current_manifest", lambda: upstream_edit)
+    job = build().get_job_def("daily_replay_job")
+    monkeypatch.setattr(dbt_manifest, "load", lambda: upstream_edit)
 
-    result = defs.get_job_def("daily_replay_job").execute_in_process(
+    result = job.execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), partition_key=DAY, raise_on_error=False)
 
     assert not result.success
@@ -222,7 +226,7 @@ def test_scoring_is_refused_before_any_feature_is_rebuilt(scored_copy, manifest,
 
 
 def test_every_asset_has_a_code_version_and_scoring_depends_on_each_feature_group():
-    graph = defs.resolve_asset_graph()
+    graph = build().resolve_asset_graph()
     assert [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable and graph.get(k).code_version is None] == []
     parents = graph.get(dg.AssetKey(["inference", "batch_predictions"])).parent_keys
     for view in (FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V2):

@@ -1,7 +1,6 @@
 """dbt models as Dagster assets: one graph from raw tables to features and monitoring."""
 
 import datetime as dt
-import json
 import os
 import shutil
 from collections.abc import Mapping
@@ -9,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from fti_assets import settings
+from fti_assets import manifest, settings
 from fti_assets.dbt import failures
 from fti_assets.dbt.code_versions import node_code_version
-from fti_assets.dbt.project import dbt_project
 from fti_assets.partitions import partition_dates, replay_days
 from fti_assets.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -24,7 +22,9 @@ class FtiTranslator(DagsterDbtTranslator):
 
     def __init__(self, manifest: Mapping[str, Any]):
         # Three inference tables are one Dagster asset (inference/batch_predictions).
-        super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_duplicate_source_asset_keys=True))
+        super().__init__(
+            DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_duplicate_source_asset_keys=True)
+        )
         self._manifest = manifest
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
@@ -46,7 +46,11 @@ class FtiTranslator(DagsterDbtTranslator):
         return replay_days if materialized == "incremental" else None
 
 
-_manifest = json.loads(dbt_project.manifest_path.read_text())
+dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
+
+
+def dbt_cli() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=str(manifest.dbt_executable()))
 
 
 # Unit tests pin SQL logic, not data: they run in development and CI (`dbt build`), as dbt
@@ -60,15 +64,26 @@ def replay_window_env(start: dt.date, end: dt.date) -> dict[str, str]:
     return {"FTI_START_DATE": str(start), "FTI_END_DATE": str(end)}
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=FtiTranslator(_manifest),
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=WAREHOUSE_POOL,
-)
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """Build (run + test) the selected dbt models for the partition window (all days without one)."""
+def dbt_model_assets() -> dg.AssetsDefinition:
+    """Every dbt model, seed and test as assets and checks, from the current manifest (parsed
+    first if missing or stale): called when the definitions are built, not at import."""
+    current = manifest.load()
+
+    @dbt_assets(
+        manifest=current,
+        project=dbt_project,
+        dagster_dbt_translator=FtiTranslator(current),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+    )
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        """Build (run + test) the selected dbt models for the partition window (all days without one)."""
+        yield from _build(context, dbt, warehouse)
+
+    return dbt_models
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     partitioned = context.has_partition_key or context.has_partition_key_range
     days = partition_dates(context) if partitioned else None
     window = replay_window_env(*days) if days else {}
@@ -86,7 +101,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
                 _record_validation(warehouse, days, invocation)
             if not invocation.is_successful():
                 failed = failures.failed_tests(
-                    invocation.get_artifact("run_results.json"), invocation.get_artifact("manifest.json")
+                    invocation.get_artifact("run_results.json"), invocation.get_artifact(manifest.FILE_NAME)
                 )
                 with warehouse.connect(read_only=True) as connection:
                     details = failures.describe(failed, connection)
@@ -114,16 +129,10 @@ def _refuse_if_blocked(warehouse: WarehouseResource, start: dt.date) -> None:
 PREDICTIONS = dg.AssetKey(["inference", "batch_predictions"])
 
 
-def current_manifest() -> dict:
-    from fti_assets.dbt.project import current_manifest as parsed_now
-
-    return parsed_now()
-
-
 def _refuse_if_the_champion_cannot_score(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> None:
     """In a run that will score, check the champion against the current code before dbt rebuilds
     anything: a refusal after the build would leave features built by code no model was trained on."""
-    from fti_assets.inference_pipeline.scoring import FeatureMismatch, check_fingerprint
+    from fti_assets.feature_views.compatibility import FeatureMismatch, check_fingerprint
     from fti_assets.stateful import registry
 
     if PREDICTIONS not in (context.run.asset_selection or context.job_def.asset_layer.selected_asset_keys):
@@ -136,7 +145,7 @@ def _refuse_if_the_champion_cannot_score(context: dg.AssetExecutionContext, ware
     if model is None:
         return
     try:
-        check_fingerprint(model, current_manifest())
+        check_fingerprint(model, manifest.load())
     except (FeatureMismatch, LookupError) as mismatch:
         raise dg.Failure(f"not rebuilding the features of a run that scores: {mismatch}") from mismatch
 
@@ -145,7 +154,9 @@ def _record_validation(warehouse: WarehouseResource, days: tuple[dt.date, dt.dat
     """Record the window's verdict in the validation ledger when this build ran the gate."""
     from fti_assets.stateful import day_validation
 
-    ran, failed = failures.gate_outcome(invocation.get_artifact("run_results.json"), invocation.get_artifact("manifest.json"))
+    ran, failed = failures.gate_outcome(
+        invocation.get_artifact("run_results.json"), invocation.get_artifact(manifest.FILE_NAME)
+    )
     if not ran:
         return
     with warehouse.connect() as connection:

@@ -10,17 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-
-def macro_closure(manifest: Mapping[str, Any], macro_ids: list[str]) -> list[str]:
-    seen: set[str] = set()
-    pending = list(macro_ids)
-    while pending:
-        macro_id = pending.pop()
-        if macro_id in seen or macro_id not in manifest["macros"]:
-            continue
-        seen.add(macro_id)
-        pending.extend(manifest["macros"][macro_id].get("depends_on", {}).get("macros", []))
-    return sorted(seen)
+from fti_assets.manifest import macro_closure
 
 
 def node_code_version(manifest: Mapping[str, Any], node: Mapping[str, Any]) -> str:

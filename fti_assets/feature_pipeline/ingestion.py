@@ -4,11 +4,10 @@ import dagster as dg
 
 from fti_assets import code_version
 from fti_assets.feature_pipeline import raw_tables
-from fti_assets.feature_pipeline.source_files import read_source, read_source_days
+from fti_assets.feature_pipeline.source_files import loadable_file
 from fti_assets.partitions import partition_dates, replay_days
 from fti_assets.resources import WAREHOUSE_POOL, WarehouseResource
 from fti_assets.stateful import day_validation
-
 
 INGESTION_CODE_VERSION = code_version.of_modules(
     "feature_pipeline/ingestion.py", "feature_pipeline/raw_tables.py", "feature_pipeline/source_files.py"
@@ -29,13 +28,12 @@ def _daily_raw_asset(table: raw_tables.RawTable) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         start, end = partition_dates(context)
-        rows = raw_tables.rows_for_days(read_source_days(table.name, start, end), start, end)
         with warehouse.connect() as connection:
             try:
                 day_validation.refuse_if_blocked(connection, start)
             except day_validation.DayBlocked as blocked:
                 raise dg.Failure(str(blocked)) from blocked
-            written = raw_tables.replace_days(connection, table, rows, start, end)
+            written = raw_tables.replace_days(connection, table, loadable_file(table.name), start, end)
         return dg.MaterializeResult(
             metadata={"dagster/row_count": written, "first_day": str(start), "last_day": str(end)}
         )
@@ -54,7 +52,7 @@ def _whole_raw_asset(table: raw_tables.RawTable) -> dg.AssetsDefinition:
     )
     def _asset(warehouse: WarehouseResource):
         with warehouse.connect() as connection:
-            written = raw_tables.replace_whole(connection, table, read_source(table.name))
+            written = raw_tables.replace_whole(connection, table, loadable_file(table.name))
         return dg.MaterializeResult(metadata={"dagster/row_count": written})
 
     return _asset

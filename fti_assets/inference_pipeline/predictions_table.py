@@ -1,4 +1,5 @@
-"""The `inference` schema: predictions, the features they were scored with, and drift baselines.
+"""The `inference` schema: predictions and the features they were scored with (drift baselines:
+stateful/feature_baselines.py).
 
 A day is replaced whole inside one transaction, so a reader sees the old day or the new one,
 never half of either, and a re-run never doubles a day.
@@ -42,15 +43,6 @@ DDL = (
         flight_id varchar not null,
         scheduled_dep_date date not null,
         model_version integer not null
-    )""",
-    # Per model version: decile bins of each numeric feature over its training rows.
-    f"""create table if not exists {SCHEMA}.feature_baselines (
-        model_version integer not null,
-        feature varchar not null,
-        bin integer not null,
-        lower_bound double,
-        upper_bound double,
-        expected_share double not null
     )""",
 )
 

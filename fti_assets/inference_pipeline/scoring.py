@@ -6,54 +6,18 @@ and only after the live view's fingerprint matches the one the model was trained
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import duckdb
-import numpy as np
 import pandas as pd
 
-from fti_assets.feature_views.declared import view_named
+from fti_assets.feature_views.view import FeatureView, model_inputs, point_in_time_sql
 from fti_assets.inference_pipeline import predictions_table
 from fti_assets.stateful.registry import ModelVersion
-from fti_assets.feature_views.view import (
-    FeatureView, changed_parts, fingerprint, fingerprint_parts, model_inputs, point_in_time_sql,
-)
 
-BASELINE_BINS = 10
 T = TypeVar("T")
-
-
-class FeatureMismatch(RuntimeError):
-    """The live features are not the ones the model was trained with."""
-
-
-def check_fingerprint(model: ModelVersion, manifest: Mapping[str, Any]) -> FeatureView:
-    """The model's feature view, after checking that the live features still match it."""
-    view = view_named(f"{model.feature_view}_v{model.feature_view_version}")
-    try:
-        live = fingerprint(view, manifest)
-    except KeyError as missing:
-        raise FeatureMismatch(
-            f"model version {model.version} reads feature view {view.name} v{view.version}, "
-            f"but a model it needs is no longer built: {missing}"
-        ) from missing
-    if live != model.fingerprint:
-        recorded = model.input_versions.get("fingerprint_parts")
-        changed = (
-            f"changed since: {', '.join(changed_parts(recorded, fingerprint_parts(view, manifest)))}"
-            if recorded else
-            f"a feature group it reads ({', '.join(g.relation for g in view.groups)} or "
-            f"{view.spine_relation}) changed its contract, SQL or macros since"
-        )
-        raise FeatureMismatch(
-            f"model version {model.version} was trained on feature view {view.name} v{view.version} "
-            f"with fingerprint {model.fingerprint[:12]}, but the live features have {live[:12]}: "
-            f"{changed}. Retrain, or roll back to a model version trained on the live features "
-            f"(`fti promote --version N`)."
-        )
-    return view
 
 
 # What every prediction row records about its flight beside the model's inputs.
@@ -73,16 +37,23 @@ def day_spine_sql(view: FeatureView, start: dt.date, end: dt.date) -> str:
     )
 
 
-def feature_rows(connection: duckdb.DuckDBPyConnection, view: FeatureView, start: dt.date, end: dt.date) -> pd.DataFrame:
+def feature_rows(
+    connection: duckdb.DuckDBPyConnection, view: FeatureView, start: dt.date, end: dt.date
+) -> pd.DataFrame:
     """The view's rows for the flights of start..end, with the flight context predictions record."""
     carried = tuple(c for c in FLIGHT_CONTEXT if c not in (*view.keys, *view.spine_features))
-    rows = connection.sql(point_in_time_sql(view, day_spine_sql(view, start, end), carried)).arrow().read_all().to_pandas()
+    query = point_in_time_sql(view, day_spine_sql(view, start, end), carried)
+    rows = connection.sql(query).arrow().read_all().to_pandas()
     rows[list(view.numeric_features)] = rows[list(view.numeric_features)].astype("float64")
     return rows
 
 
 def day_chunks(
-    connection: duckdb.DuckDBPyConnection, spine_relation: str, start: dt.date, end: dt.date, chunk_rows: int = CHUNK_ROWS
+    connection: duckdb.DuckDBPyConnection,
+    spine_relation: str,
+    start: dt.date,
+    end: dt.date,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> list[tuple[dt.date, dt.date]]:
     """start..end cut into runs of whole days holding about `chunk_rows` scheduled flights each."""
     days = connection.execute(
@@ -190,33 +161,3 @@ def score_window(
     finally:
         reader.close()
     return WindowScored(flights, disrupted, probability_sum / flights if flights else None)
-
-
-def baseline_bins(training_rows: pd.DataFrame, view: FeatureView, model_version: int) -> pd.DataFrame:
-    """Decile bins of each numeric feature over the training rows; a NULL is a bin of its own.
-
-    Population stability compares each scored day with these shares (monitoring.mon_feature_drift).
-    """
-    frames = []
-    for feature in view.numeric_features:
-        values = training_rows[feature].astype("float64")
-        present = values.dropna()
-        edges = np.unique(np.quantile(present, np.linspace(0, 1, BASELINE_BINS + 1))) if len(present) else np.array([])
-        lower = np.concatenate([[-np.inf], edges[1:-1]]) if len(edges) > 1 else np.array([-np.inf])
-        upper = np.concatenate([edges[1:-1], [np.inf]]) if len(edges) > 1 else np.array([np.inf])
-        counts = [((present >= lo) & (present < hi)).sum() for lo, hi in zip(lower, upper)]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "model_version": model_version,
-                    "feature": feature,
-                    "bin": [0, *range(1, len(lower) + 1)],
-                    "lower_bound": [np.nan, *lower],
-                    "upper_bound": [np.nan, *upper],
-                    "expected_share": [values.isna().sum(), *counts],
-                }
-            )
-        )
-    bins = pd.concat(frames, ignore_index=True)
-    bins["expected_share"] = bins["expected_share"] / len(training_rows)
-    return bins

@@ -72,9 +72,11 @@ def _now() -> dt.datetime:
 def _upsert(connection, days, status, checks, reason, at) -> None:
     """Set the status of `days`; a skipped day stays skipped (its rows are never read again)."""
     skipped = {d for (d,) in connection.execute(
-        f"select day from {SCHEMA}.replay_days where status = ? and day between ? and ?", [SKIPPED, min(days), max(days)]
+        f"select day from {SCHEMA}.replay_days where status = ? and day between ? and ?",
+        [SKIPPED, min(days), max(days)],
     ).fetchall()} if status != SKIPPED else set()
-    rows = [[day, status, json.dumps(checks) if checks is not None else None, reason, at] for day in days if day not in skipped]
+    checks_json = json.dumps(checks) if checks is not None else None
+    rows = [[day, status, checks_json, reason, at] for day in days if day not in skipped]
     if rows:
         connection.executemany(f"insert or replace into {SCHEMA}.replay_days values (?, ?, ?, ?, ?)", rows)
 

@@ -7,6 +7,7 @@ An alias interval is [valid_from, valid_to); the open interval (valid_to null) i
 import dataclasses
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +94,10 @@ def register_version(
     artifact_sha256: str,
     artifact_path: str,
     now: dt.datetime | None = None,
+    with_version: Callable[[int], None] | None = None,
 ) -> int:
-    """Record a new model version (the next integer) and return it."""
+    """Record a new model version (the next integer) and return it. `with_version(version)` runs
+    inside the same transaction: rows that must exist exactly when the version does."""
     ensure_schema(connection)
     with transaction(connection):
         version = connection.sql(f"select coalesce(max(version), 0) + 1 from {SCHEMA}.model_versions").fetchall()[0][0]
@@ -106,7 +109,16 @@ def register_version(
              json.dumps(metrics, sort_keys=True, default=str),
              artifact_sha256, artifact_path],
         ).fetchall()
+        if with_version is not None:
+            with_version(version)
     return version
+
+
+def versions(connection: duckdb.DuckDBPyConnection) -> list[int]:
+    """Every registered model version, oldest first (none before the first registration)."""
+    if not _exists(connection):
+        return []
+    return [v for (v,) in connection.sql(f"select version from {SCHEMA}.model_versions order by version").fetchall()]
 
 
 def get_version(connection: duckdb.DuckDBPyConnection, version: int) -> ModelVersion:
@@ -133,7 +145,9 @@ def _move_alias(connection: duckdb.DuckDBPyConnection, alias: str, version: int,
     connection.execute(
         f"update {SCHEMA}.alias_history set valid_to = ? where alias = ? and valid_to is null", [at, alias]
     ).fetchall()
-    connection.execute(f"insert into {SCHEMA}.alias_history values (?, ?, ?, null, ?)", [alias, version, at, reason]).fetchall()
+    connection.execute(
+        f"insert into {SCHEMA}.alias_history values (?, ?, ?, null, ?)", [alias, version, at, reason]
+    ).fetchall()
 
 
 def set_alias(

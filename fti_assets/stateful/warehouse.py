@@ -11,14 +11,16 @@ from fti_assets.stateful import warehouse_lock
 
 
 @contextmanager
-def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(path: Path, read_only: bool = False, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse; a writer creates its folder, a reader insists that it exists.
 
     The connection holds the warehouse lock (exclusive for a writer, shared for a reader)
-    for its lifetime, so concurrent runs wait for each other instead of failing."""
+    for its lifetime, so concurrent runs wait for each other instead of failing. `timeout`
+    (seconds, default FTI_WAREHOUSE_LOCK_TIMEOUT) bounds the wait: 0 for a caller that must
+    not wait, such as a schedule tick."""
     check_path(path, read_only)
-    with warehouse_lock.hold(path, exclusive=not read_only):
-        connection = _open(path, read_only)
+    with warehouse_lock.hold(path, exclusive=not read_only, timeout=timeout):
+        connection = _open(path, read_only, timeout)
         try:
             yield connection
         finally:
@@ -49,10 +51,10 @@ def check_path(path: Path, read_only: bool) -> None:
         ) from error
 
 
-def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _open(path: Path, read_only: bool, timeout: float | None) -> duckdb.DuckDBPyConnection:
     """duckdb.connect, waiting out a lock held by a process outside warehouse_lock (a DuckDB
     shell, a notebook): its "Could not set lock" error never reaches the user as such."""
-    timeout = warehouse_lock.timeout_seconds()
+    timeout = warehouse_lock.timeout_seconds() if timeout is None else timeout
     deadline = time.monotonic() + timeout
     delay = 0.1
     while True:

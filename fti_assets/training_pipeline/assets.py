@@ -11,10 +11,11 @@ import time
 
 import dagster as dg
 
-from fti_assets import code_version
-from fti_assets.resources import WAREHOUSE_POOL, ModelStoreResource, WarehouseResource
+from fti_assets import code_version, manifest
 from fti_assets.feature_views.declared import VIEWS, view_named
 from fti_assets.feature_views.view import FeatureView
+from fti_assets.resources import WAREHOUSE_POOL, ModelStoreResource, WarehouseResource
+from fti_assets.training_pipeline.config import ModelConfig, SnapshotConfig
 
 
 def _feature_keys(view: FeatureView) -> list[dg.AssetKey]:
@@ -23,10 +24,6 @@ def _feature_keys(view: FeatureView) -> list[dg.AssetKey]:
 
 # Every declared view's tables: a snapshot may read any of them (SnapshotConfig.feature_view).
 FEATURE_KEYS = list(dict.fromkeys(k for view in VIEWS.values() for k in _feature_keys(view)))
-def _manifest() -> dict:
-    from fti_assets.dbt.project import current_manifest
-
-    return current_manifest()
 
 
 def _latest_versions(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> dict[str, dict]:
@@ -46,48 +43,28 @@ def _image(png: bytes, title: str) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{base64.b64encode(png).decode()})")
 
 
-class SnapshotConfig(dg.Config):
-    """`cutoff`: last local day (YYYY-MM-DD) of the snapshot; empty means the replay's latest day.
-    `feature_view`: the declared view (name_vN, see feature_views/declared.py) the model reads."""
-
-    cutoff: str = ""
-    feature_view: str = "flight_disruption_v1"
-
-
-class ModelConfig(dg.Config):
-    """Hyperparameters and split lengths (see model.TrainingConfig for their meaning)."""
-
-    validation_days: int = 61
-    test_days: int = 61
-    learning_rate: float = 0.05
-    max_iter: int = 300
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 100
-    l2_regularization: float = 1.0
-    min_category_frequency: int = 50
-    random_state: int = 0
-    max_single_feature_roc_auc: float = 0.80
-
-
 @dg.asset(
     deps=FEATURE_KEYS,
     pool=WAREHOUSE_POOL,
     group_name="training",
-    code_version=code_version.of_modules("feature_views/view.py", "feature_views/declared.py", "training_pipeline/snapshot.py"),
+    code_version=code_version.of_modules(
+        "feature_views/view.py", "feature_views/declared.py", "training_pipeline/snapshot.py"
+    ),
 )
 def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig, warehouse: WarehouseResource):
     """One row per labelled flight up to the cutoff, features as of its prediction time (immutable, content-named)."""
-    from fti_assets.training_pipeline import snapshot
     from fti_assets.feature_views.view import fingerprint, fingerprint_parts
+    from fti_assets.training_pipeline import snapshot
 
     try:
         view = view_named(config.feature_view)
     except LookupError as unknown:
         raise dg.Failure(str(unknown)) from unknown
-    manifest = _manifest()
+    dbt_manifest = manifest.load()
     with warehouse.connect() as connection:
         if not connection.execute(
-            "select 1 from information_schema.tables where table_schema = 'features' and table_name = ?", [view.spine_relation]
+            "select 1 from information_schema.tables where table_schema = 'features' and table_name = ?",
+            [view.spine_relation],
         ).fetchall():
             raise dg.Failure(
                 f"features.{view.spine_relation} does not exist in {warehouse.resolved_path}: "
@@ -99,13 +76,13 @@ def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig,
         )
         if cutoff is None:
             raise dg.Failure(f"features.{view.spine_relation} is empty: run the feature_job first")
-        live = fingerprint(view, manifest)
+        live = fingerprint(view, dbt_manifest)
         built = snapshot.build_snapshot(connection, view, live, cutoff)
         nulls = snapshot.null_rates(connection, built.table_name, view.features)
     return dg.Output(
         # The parts name what changed if the live features later stop matching this fingerprint.
         # The live fingerprint: equal rows reuse a snapshot first built by other (equivalent) code.
-        {**dataclasses.asdict(built), "fingerprint": live, "fingerprint_parts": fingerprint_parts(view, manifest)},
+        {**dataclasses.asdict(built), "fingerprint": live, "fingerprint_parts": fingerprint_parts(view, dbt_manifest)},
         data_version=dg.DataVersion(built.snapshot_id),
         metadata={
             "table": built.table_name,
@@ -138,14 +115,15 @@ def flight_disruption_model(
     warehouse: WarehouseResource,
     model_store: ModelStoreResource,
 ) -> dg.Output[int]:
-    """A registered model version (alias `challenger`) fitted on the snapshot's train period, evaluated on its test period."""
+    """A registered model version (alias `challenger`) fitted on the snapshot's train period,
+    evaluated on its test period."""
+    from fti_assets.stateful import feature_baselines, registry
     from fti_assets.stateful import model_store as store
-    from fti_assets.stateful import registry
     from fti_assets.training_pipeline import champion, leakage, model, snapshot
 
     # The snapshot's own view: the model reads exactly the features its snapshot was built with.
     view = view_named(f"{training_snapshot['feature_view']}_v{training_snapshot['feature_view_version']}")
-    training = model.TrainingConfig(**config.model_dump())
+    training = config.training_config()
     with warehouse.connect() as connection:
         frame = snapshot.read_snapshot(connection, training_snapshot["table_name"], view)
         try:
@@ -157,9 +135,13 @@ def flight_disruption_model(
         pipeline = model.fit_pipeline(split.train, view, training)
         fit_seconds = time.perf_counter() - started
         evaluation = model.evaluate(pipeline, split, view)
-        evaluation["champion"] = champion.champion_on(connection, model_store.resolved_path, _manifest(), split.test)
+        evaluation["champion"] = champion.champion_on(
+            connection, model_store.resolved_path, manifest.load(), split.test
+        )
         sha, name = store.save(pipeline, model_store.resolved_path)
-        inputs = _latest_versions(context.instance, [context.asset_key_for_input("training_snapshot"), *_feature_keys(view)])
+        inputs = _latest_versions(
+            context.instance, [context.asset_key_for_input("training_snapshot"), *_feature_keys(view)]
+        )
         inputs["code_version"] = context.assets_def.code_versions_by_key[context.asset_key]
         inputs["fingerprint_parts"] = training_snapshot.get("fingerprint_parts", {})
         version = registry.register_version(
@@ -173,10 +155,16 @@ def flight_disruption_model(
             metrics={**evaluation, "fit_seconds": fit_seconds},
             artifact_sha256=sha,
             artifact_path=name,
+            # The drift baseline (the snapshot's feature distribution) exists exactly when the version does.
+            with_version=lambda version: feature_baselines.insert(
+                connection, feature_baselines.baseline_bins(frame, view.numeric_features, version)
+            ),
         )
         registry.set_alias(connection, "challenger", version, f"trained on snapshot {training_snapshot['snapshot_id']}")
     y, test = model.labels(split.test, view), split.test
-    pngs = model.plots(y, model.predict_proba(pipeline, test, view), model.baseline_scores(test, evaluation["train_prevalence"]))
+    pngs = model.plots(
+        y, model.predict_proba(pipeline, test, view), model.baseline_scores(test, evaluation["train_prevalence"])
+    )
     test_metrics = evaluation["test"]["model"]
     return dg.Output(
         version,
@@ -209,7 +197,8 @@ def _decision(warehouse: WarehouseResource, version: int):
     champion = metrics.get("champion")
     if champion is None:
         return promotion_decision(metrics, None)
-    return promotion_decision(metrics, champion["roc_auc"], no_champion=f"champion version {champion['version']} {champion['basis']}")
+    why = f"champion version {champion['version']} {champion['basis']}"
+    return promotion_decision(metrics, champion["roc_auc"], no_champion=why)
 
 
 @dg.asset_check(asset=flight_disruption_model)
@@ -221,7 +210,10 @@ def check_challenger_passes_promotion_gate(flight_disruption_model: int, warehou
         passed=decision.promote,
         severity=dg.AssetCheckSeverity.WARN,
         description=decision.message,
-        metadata={"version": flight_disruption_model, "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons))},
+        metadata={
+            "version": flight_disruption_model,
+            "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons)),
+        },
     )
 
 
@@ -241,75 +233,13 @@ def champion_promotion(flight_disruption_model: int, warehouse: WarehouseResourc
         previous = registry.record_decision(connection, flight_disruption_model, decision.promote, decision.message)
         champion = registry.current_alias_version(connection, "champion")
     outcome = "promoted" if decision.promote else f"rejected, champion kept (version {champion})"
-    return dg.MaterializeResult(metadata={
-        "champion": champion or 0, "previous": previous or 0, "challenger": flight_disruption_model,
-        "outcome": outcome, "reason": decision.message,
-    })
-
-
-class PromoteConfig(dg.Config):
-    """`version`: the model version to make champion (upgrade or rollback); `reason`: for the history."""
-
-    version: int
-    reason: str = ""
-
-
-@dg.op(pool=WAREHOUSE_POOL)
-def promote_model_version(context: dg.OpExecutionContext, config: PromoteConfig, warehouse: WarehouseResource):
-    """Point `champion` at the configured version, refused unless the live features match it."""
-    from fti_assets.training_pipeline import rollout
-
-    with warehouse.connect() as connection:
-        try:
-            done = rollout.promote(connection, _manifest(), config.version, config.reason)
-        except rollout.PromotionRefused as refused:
-            raise dg.Failure(str(refused)) from refused
-    context.log.info(f"champion: version {done.previous} -> {done.version} ({done.feature_view})")
-    # Recorded as a materialization of champion_promotion, so the UI shows scoring as stale.
-    yield dg.AssetMaterialization(
-        asset_key="champion_promotion",
-        metadata={"champion": done.version, "previous": done.previous or 0, "reason": done.reason,
-                  "feature_view": done.feature_view},
+    return dg.MaterializeResult(
+        metadata={
+            "champion": champion or 0, "previous": previous or 0, "challenger": flight_disruption_model,
+            "outcome": outcome, "reason": decision.message,
+        }
     )
-    yield dg.Output(done.version)
-
-
-@dg.job(description="Set `champion` to a model version (upgrade or rollback), with the feature view it reads.")
-def promote_job():
-    promote_model_version()
 
 
 training_assets = [training_snapshot, flight_disruption_model, champion_promotion]
 training_checks = [check_challenger_passes_promotion_gate]
-
-training_job = dg.define_asset_job(
-    "training_job",
-    selection=dg.AssetSelection.assets(*training_assets),
-    description="Snapshot the labelled features, train and register a challenger, promote it if it passes the gate.",
-    executor_def=dg.in_process_executor,
-)
-
-@dg.schedule(
-    job=training_job,
-    name="weekly_training",
-    cron_schedule="0 6 * * 1",
-    execution_timezone="America/New_York",
-    description="Weekly: train on everything the replay delivered, unless no labels arrived since the champion's cutoff.",
-)
-def training_schedule(context: dg.ScheduleEvaluationContext):
-    """The replay has no calendar of its own: each tick trains on everything delivered so far
-    (an empty cutoff resolves to the latest day in the spine), or skips, saying why, when that
-    would refit the champion's own snapshot."""
-    import duckdb
-
-    from fti_assets import settings
-    from fti_assets.training_pipeline.retraining import why_not_retrain
-
-    try:
-        with duckdb.connect(str(settings.warehouse_path()), read_only=True) as connection:
-            reason = why_not_retrain(connection)
-    except duckdb.Error as busy_or_missing:
-        return dg.SkipReason(f"the warehouse is not readable now: {busy_or_missing}")
-    if reason:
-        return dg.SkipReason(reason)
-    return dg.RunRequest(run_config=dg.RunConfig(ops={"training_snapshot": SnapshotConfig(cutoff="")}))

@@ -13,8 +13,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from fti_assets.feature_views.compatibility import FeatureMismatch, check_fingerprint
 from fti_assets.feature_views.view import FEATURE_SCHEMA, FeatureView, point_in_time_sql
-from fti_assets.inference_pipeline.scoring import FeatureMismatch, check_fingerprint
 from fti_assets.stateful import registry
 from fti_assets.training_pipeline import model
 
@@ -26,7 +26,10 @@ def rows_through_view(connection: duckdb.DuckDBPyConnection, view: FeatureView, 
     keys = list(view.keys)
     connection.register(KEYS_RELATION, flights[keys].reset_index(drop=True).assign(__order=lambda f: range(len(f))))
     try:
-        spine = f"select spine.*, k.__order from {FEATURE_SCHEMA}.{view.spine_relation} as spine join {KEYS_RELATION} as k using ({', '.join(keys)})"
+        spine = (
+            f"select spine.*, k.__order from {FEATURE_SCHEMA}.{view.spine_relation} as spine "
+            f"join {KEYS_RELATION} as k using ({', '.join(keys)})"
+        )
         frame = connection.sql(
             f"select * from ({point_in_time_sql(view, spine, carried=('__order',))}) order by __order"
         ).df()

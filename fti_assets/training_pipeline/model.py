@@ -18,30 +18,11 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from fti_assets.feature_views.view import FeatureView, model_inputs
+from fti_assets.training_pipeline.config import TrainingConfig
 
-# The baseline: the route's recent disruption rate alone, the simplest informed guess.
+# The baseline: the route's recent disruption rate alone, the simplest informed guess (a
+# feature of every declared view: tests/feature_views/test_declared_columns.py).
 BASELINE_FEATURE = "route_disruption_rate_28d"
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingConfig:
-    """Hyperparameters and split lengths; the split is counted back from the last snapshot day."""
-
-    validation_days: int = 61
-    test_days: int = 61
-    learning_rate: float = 0.05
-    max_iter: int = 300
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 100
-    l2_regularization: float = 1.0
-    min_category_frequency: int = 50
-    random_state: int = 0
-    # The leakage audit's limit on any one column's ROC AUC (leakage.py explains 0.80).
-    max_single_feature_roc_auc: float = 0.80
-    # OpenMP threads for the fit (None: every core). Measured on a 2-core machine, the default
-    # model on 2013: 60 s with both cores, 102 s with one; 148 s against 116 s when another
-    # process keeps one core busy.
-    threads: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,13 +10,15 @@ for that group); smaller groups are too noisy to judge.
 
 import dataclasses
 
+from fti_assets.constants import PROMOTION_MAX_GROUP_GAP, PROMOTION_MIN_GROUP_ROWS
+
 GATE_METRIC = "roc_auc"
 
 
 @dataclasses.dataclass(frozen=True)
 class GateConfig:
-    min_group_rows: int = 500
-    max_group_gap: float = 0.10
+    min_group_rows: int = PROMOTION_MIN_GROUP_ROWS
+    max_group_gap: float = PROMOTION_MAX_GROUP_GAP
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,7 +32,10 @@ class Decision:
 
 
 def promotion_decision(
-    challenger: dict, champion_score: float | None, config: GateConfig = GateConfig(), no_champion: str = "no champion yet"
+    challenger: dict,
+    champion_score: float | None,
+    config: GateConfig = GateConfig(),
+    no_champion: str = "no champion yet",
 ) -> Decision:
     """Decide from the challenger's evaluation (as `model.evaluate` returns it) and the
     champion's ROC AUC on the same test flights (None when there is no champion to compare

@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from fti_assets.inference_pipeline.scoring import FeatureMismatch, check_fingerprint
+from fti_assets.feature_views.compatibility import FeatureMismatch, check_fingerprint, compatible_versions
 from fti_assets.stateful import registry
 
 ALIAS = "champion"
@@ -29,20 +29,6 @@ class Promotion:
     reason: str
 
 
-def compatible_versions(connection: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any]) -> list[int]:
-    """The registered model versions whose fingerprint the live features match."""
-    if not registry._exists(connection):
-        return []
-    compatible = []
-    for (version,) in connection.sql(f"select version from {registry.SCHEMA}.model_versions order by version").fetchall():
-        try:
-            check_fingerprint(registry.get_version(connection, version), manifest)
-        except (FeatureMismatch, LookupError):
-            continue
-        compatible.append(version)
-    return compatible
-
-
 def promote(
     connection: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any], version: int, reason: str = ""
 ) -> Promotion:
@@ -50,11 +36,9 @@ def promote(
     try:
         model = registry.get_version(connection, version)
     except LookupError:
-        known = connection.sql(
-            f"select list(version order by version) from {registry.SCHEMA}.model_versions"
-        ).fetchall()[0][0] if registry._exists(connection) else None
+        known = registry.versions(connection) or "none"
         raise PromotionRefused(
-            f"no model version {version} in {registry.SCHEMA}.model_versions; registered: {known or 'none'}"
+            f"no model version {version} in {registry.SCHEMA}.model_versions; registered: {known}"
         ) from None
     try:
         view = check_fingerprint(model, manifest)

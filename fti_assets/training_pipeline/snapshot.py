@@ -15,13 +15,14 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from fti_assets.stateful.warehouse import transaction
+from fti_assets import constants
 from fti_assets.feature_views.view import FEATURE_SCHEMA, FeatureView, point_in_time_sql
+from fti_assets.stateful.warehouse import transaction
 
 SCHEMA = "training"
 ID_LENGTH = 12
-# The replay's local time zone, as the dbt var `local_timezone`: days are New York days.
-LOCAL_TIMEZONE = ZoneInfo("America/New_York")
+# The replay's days are local New York days.
+LOCAL_TIMEZONE = ZoneInfo(constants.LOCAL_TIMEZONE)
 
 INDEX_DDL = f"""
 create table if not exists {SCHEMA}.snapshots (
@@ -92,7 +93,9 @@ def content_id(connection: duckdb.DuckDBPyConnection, table: str) -> str:
     Row hashes (DuckDB's `hash`) are summed, so the id does not depend on row order; rows are
     unique by the view's keys. The column names and types are hashed with them."""
     columns = connection.sql(f"describe {table}").fetchall()
-    rows, rows_hash = connection.sql(f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {table} as t").fetchall()[0]
+    rows, rows_hash = connection.sql(
+        f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {table} as t"
+    ).fetchall()[0]
     schema = ",".join(f"{name}:{kind}" for name, kind, *_ in columns)
     return hashlib.sha256(f"{schema}|{rows}|{rows_hash}".encode()).hexdigest()[:ID_LENGTH]
 
@@ -163,7 +166,7 @@ def null_rates(connection: duckdb.DuckDBPyConnection, table: str, columns: tuple
     """Share of NULLs per feature column: a jump means a feature group stopped arriving."""
     selects = ", ".join(f"avg(({c} is null)::double) as {c}" for c in columns)
     values = connection.sql(f"select {selects} from {table}").fetchall()[0]
-    return {c: (v or 0.0) for c, v in zip(columns, values)}
+    return {c: (v or 0.0) for c, v in zip(columns, values, strict=True)}
 
 
 def read_snapshot(connection: duckdb.DuckDBPyConnection, table_name: str, view: FeatureView):

@@ -13,9 +13,8 @@ from fti_assets.feature_pipeline.raw_tables import (
     RAW_TABLES,
     replace_days,
     replace_whole,
-    rows_for_days,
 )
-from fti_assets.feature_pipeline.source_files import FILE_NAMES, read_source
+from fti_assets.feature_pipeline.source_files import FILE_NAMES, loadable_file
 
 FIRST, LAST = dt.date(2013, 3, 9), dt.date(2013, 3, 11)  # across the DST switch (2013-03-10)
 FACTOR = 3
@@ -107,11 +106,10 @@ def test_the_scaled_folder_loads_through_the_ingestion_code(scaled, tmp_path):
     connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     try:
         for table in RAW_TABLES.values():
-            rows = read_source(table.name, scaled)
             if table.daily:
-                replace_days(connection, table, rows_for_days(rows, FIRST, LAST), FIRST, LAST)
+                replace_days(connection, table, loadable_file(table.name, scaled), FIRST, LAST)
             else:
-                replace_whole(connection, table, rows)
+                replace_whole(connection, table, loadable_file(table.name, scaled))
         # The staging test: the local date of the scheduled departure is the delivered day.
         wrong_day = connection.sql(
             "select count(*) from raw.flights where cast(timezone('America/New_York', "

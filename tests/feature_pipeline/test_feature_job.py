@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from fti_assets import settings
-from fti_assets.dbt.project import dbt_executable
-from fti_assets.definitions import defs
+from fti_assets.definitions import build
+from fti_assets.manifest import dbt_executable
 from fti_assets.runner import failure_messages, run_window
 from tests.conftest import FIRST, LAST
 
@@ -152,11 +152,11 @@ def test_a_range_run_plans_each_asset_once_and_still_records_every_day(replayed)
         records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED).records
         return [record.event_log_entry.dagster_event.event_specific_data for record in records]
 
-    graph = defs.resolve_asset_graph()
+    graph = build().resolve_asset_graph()
     in_window = planned(window)
     daily = [event for event in in_window if graph.get(event.asset_key).partitions_def is not None]
     assert len({event.asset_key for event in in_window}) == len(in_window)
-    job_assets = defs.resolve_job_def("feature_job").asset_layer.executable_asset_keys
+    job_assets = build().resolve_job_def("feature_job").asset_layer.executable_asset_keys
     assert {event.asset_key for event in daily} == {key for key in job_assets if graph.get(key).partitions_def}
     for event in daily:
         days = set(event.partitions_subset.get_partition_keys())
@@ -178,7 +178,7 @@ def test_a_view_alone_is_built_and_tested_without_a_window(built, tmp_path, monk
     monkeypatch.setenv("FTI_WAREHOUSE", str(copy))
     view = dg.AssetKey(["staging", "stg_flights"])
 
-    result = defs.resolve_job_def("feature_job").execute_in_process(
+    result = build().resolve_job_def("feature_job").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), asset_selection=[view], raise_on_error=False
     )
 

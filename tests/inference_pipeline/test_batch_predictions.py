@@ -6,10 +6,10 @@ import dagster as dg
 import duckdb
 import pytest
 
+from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
 from fti_assets.inference_pipeline import predictions_table
 from fti_assets.runner import failure_messages, run_window
 from fti_assets.stateful import registry
-from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
 from fti_assets.training_pipeline import model as training_model
 from tests.conftest import DAY, LAST
 

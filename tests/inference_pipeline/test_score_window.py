@@ -1,6 +1,7 @@
 """The chunked scorer: chunks change nothing but speed and memory, and a window is all or nothing."""
 
 import datetime as dt
+import itertools
 
 import duckdb
 import pytest
@@ -34,7 +35,7 @@ def test_chunks_are_runs_of_whole_days_covering_the_window(scored_copy):
         ).fetchall())
         chunks = scoring.day_chunks(connection, VIEW.spine_relation, FIRST, LAST, chunk_rows=per_day[FIRST] + 1)
     assert chunks[0][0] == FIRST and chunks[-1][1] == LAST
-    assert all(later[0] > earlier[1] for earlier, later in zip(chunks, chunks[1:]))
+    assert all(later[0] > earlier[1] for earlier, later in itertools.pairwise(chunks))
     # The first day alone is under the chunk size, so the first chunk takes the second day too.
     assert chunks[0] == (FIRST, FIRST + dt.timedelta(days=1))
 

@@ -153,7 +153,7 @@ def test_every_data_problem_of_a_day_is_named_and_nothing_changes(scored, tmp_pa
     assert not result.success
     message = "\n".join(failure_messages(result))
     lines = message.splitlines()
-    for (case, (_, named)), shown in zip(DATA_CASES.items(), evidence):
+    for (case, (_, named)), shown in zip(DATA_CASES.items(), evidence, strict=True):
         assert any(all(part in line for part in named) for line in lines), f"{case}: no line with {named} in:\n{message}"
         assert str(shown) in message, f"{case}: {shown!r} not in:\n{message}"
     assert pipeline_state(copy / "warehouse.duckdb", copy / "store", None) == before

@@ -6,8 +6,7 @@ import shutil
 import dagster as dg
 import pytest
 
-from fti_assets import cli, settings, summary
-from fti_assets.dbt.project import ensure_manifest
+from fti_assets import cli, manifest, settings, summary
 from fti_assets.runner import failure_messages, run_once, run_window
 from fti_assets.stateful.warehouse import WarehousePathError, connect
 from tests.conftest import DAY, TRAINING_RUN
@@ -44,13 +43,13 @@ def test_warehouse_path_under_a_file_names_the_fix(tmp_path):
 
 
 def test_an_unbuilt_manifest_that_cannot_be_built_says_what_to_run(tmp_path):
-    """A missing manifest is parsed on import (fti_assets/dbt/project.py); when that fails,
-    the message says which command shows why. (The successful parse runs on every import.)"""
+    """A missing manifest is parsed when it is first needed (fti_assets/manifest.py); when that
+    fails, the message says which command shows why. (The successful parse runs in every test run.)"""
     project = tmp_path / "dbt_project"
     shutil.copytree(settings.DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
     (project / "models" / "staging" / "_broken.yml").write_text("version: 2\nmodels: [{name: stg_flights, columns: 7}]\n")
     with pytest.raises(RuntimeError, match=r"`dbt parse` failed in .*run it there"):
-        ensure_manifest(project)
+        manifest.ensure(project)
 
 
 def test_scoring_with_an_empty_registry_says_train_first(built, tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from fti_assets import settings
+from fti_assets import manifest, settings
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
 from fti_assets.feature_views.view import fingerprint
 from fti_assets.inference_pipeline import predictions_table
@@ -59,10 +59,9 @@ WORK = {
         from fti_assets.training_pipeline import snapshot
         from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
         from fti_assets.feature_views.view import fingerprint
-        from fti_assets import settings
-        manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+        from fti_assets import manifest
         with connect(warehouse) as connection:
-            snapshot.build_snapshot(connection, VIEW, fingerprint(VIEW, manifest), dt.date.fromisoformat(sys.argv[5]), now=dt.datetime(2013, 1, 6, 12))
+            snapshot.build_snapshot(connection, VIEW, fingerprint(VIEW, manifest.load()), dt.date.fromisoformat(sys.argv[5]), now=dt.datetime(2013, 1, 6, 12))
     """),
     "registry entry": ("fti_assets.stateful.registry", "transaction", """
         from fti_assets.stateful import registry
@@ -101,10 +100,8 @@ def _registry_args(warehouse: Path) -> dict:
 def _write(case: str, warehouse: Path, store: Path, scored_store: Path) -> None:
     """The same write, uninterrupted, in this process: what the next run does after a crash."""
     if case == "training snapshot":
-        manifest = (settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text()
-        import json
         with connect(warehouse) as connection:
-            snapshot.build_snapshot(connection, VIEW, fingerprint(VIEW, json.loads(manifest)), CUTOFF, now=NOW)
+            snapshot.build_snapshot(connection, VIEW, fingerprint(VIEW, manifest.load()), CUTOFF, now=NOW)
     elif case == "registry entry":
         args = _registry_args(warehouse)
         with connect(warehouse) as connection:

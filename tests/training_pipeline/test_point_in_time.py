@@ -7,8 +7,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from fti_assets.feature_views.view import FeatureGroupRef, FeatureView, point_in_time_sql
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
+from fti_assets.feature_views.view import FeatureGroupRef, FeatureView, point_in_time_sql
 from tests.training_pipeline import synthetic
 
 SPINE = f"select * from features.{VIEW.spine_relation}"

