@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
-from fti_assets.inference_pipeline.scoring import BASELINE_BINS
+from fti_assets.stateful.feature_baselines import BINS as BASELINE_BINS
 
 
 def frame(folder, sql: str) -> pd.DataFrame:
