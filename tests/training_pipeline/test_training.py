@@ -48,7 +48,7 @@ def test_snapshot_id_is_the_hash_of_its_rows(connection):
     assert snapshot.content_id(connection, first.table_name) == first.snapshot_id
     # One feature value of one row changed: another id.
     connection.sql(f"""update features.{VIEW.spine_relation} set distance_miles = distance_miles + 1
-                       where flight_id = (select min(flight_id) from features.{VIEW.spine_relation})""")
+                       where flight_id = (select min(flight_id) from {first.table_name})""")
     changed = snapshot.build_snapshot(connection, VIEW, "a", CUTOFF)
     assert changed.snapshot_id != first.snapshot_id and changed.rows == first.rows
     # One more day of rows: another id.
