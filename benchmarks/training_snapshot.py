@@ -33,6 +33,7 @@ def hand_written(cutoff: dt.date) -> str:
         asof left join features.fg_origin_weather_v1 w on s.origin = w.origin and s.prediction_at >= w.event_at
         asof left join features.fg_aircraft_v1 p on s.tailnum = p.tailnum and s.prediction_at >= p.event_at
         where s.scheduled_dep_date <= date '{cutoff}' and s.label_known_at <= timestamp '{boundary}'
+            and s.origin is not null and s.dest is not null and s.carrier is not null and s.tailnum is not null
         order by s.flight_id, s.scheduled_dep_date
     """
 
@@ -69,7 +70,7 @@ def stage_snapshot(ctx: dict) -> dict:
         connection.sql(f"create temp table rows_only as {snapshot.training_rows_sql(VIEW, cutoff)}")
         rows_only_s = time.perf_counter() - started
         started = time.perf_counter()
-        snapshot._content_hash(connection, "rows_only", fp, cutoff)
+        snapshot.content_id(connection, "rows_only")
         hash_s = time.perf_counter() - started
         hand_rows = connection.sql("select count(*) from hand_written").fetchall()[0][0]
         differing = connection.sql(

@@ -92,6 +92,36 @@ def serve(host: str, port: int, alias: str, threshold: float) -> None:
     uvicorn.run(create_app(server), host=host, port=port, log_level="warning", access_log=False)
 
 
+def skip_day(day: str, reason: str) -> None:
+    """Leave a replay day that failed its checks out of the replay, so the days after it can run."""
+    import datetime as dt
+
+    from fti_assets.stateful import day_validation
+    from fti_assets.stateful.warehouse import connect
+
+    with connect(settings.warehouse_path()) as connection:
+        try:
+            day_validation.skip(connection, dt.date.fromisoformat(day), reason)
+        except ValueError as bad:
+            sys.exit(f"skip-day refused: {bad}")
+    print(f"replay day {day} skipped ({reason}): its rows are never read; the days after it may run")
+
+
+def verify() -> None:
+    """Re-check every training snapshot and model artifact against its recorded hash; exit 1 on any change."""
+    from fti_assets.stateful.warehouse import connect
+    from fti_assets.verify import verify_all
+
+    with connect(settings.warehouse_path(), read_only=True) as connection:
+        findings = verify_all(connection, settings.model_store_path())
+    for finding in findings:
+        print(finding)
+    changed = [f for f in findings if f.problem]
+    print(f"{len(findings) - len(changed)} of {len(findings)} match their recorded hashes")
+    if changed:
+        sys.exit(f"fti verify: {len(changed)} stored item(s) changed since they were written")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="fti", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +152,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     export_parser.add_argument("tables", nargs="*", default=["inference.predictions"], help="schema.table ...")
     export_parser.add_argument("--to", default=str(settings.REPO_ROOT / "data" / "export"), help="output folder")
+    skip_parser = commands.add_parser(
+        "skip-day", help="Leave a replay day that failed its checks out of the replay (its rows are never read)."
+    )
+    skip_parser.add_argument("day", help="YYYY-MM-DD")
+    skip_parser.add_argument("--reason", required=True, help="kept in validation.replay_days")
+    commands.add_parser("verify", help="Re-check every training snapshot and model artifact against its recorded hash.")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=Warning, module="dagster")
 
@@ -129,6 +165,10 @@ def main(argv: list[str] | None = None) -> None:
         promote(args.version, args.reason)
     if args.command == "serve":
         serve(args.host, args.port, args.alias, args.threshold)
+    if args.command == "skip-day":
+        skip_day(args.day, args.reason)
+    if args.command == "verify":
+        verify()
     if args.command == "main":
         from fti_assets.summary import render
 

@@ -18,8 +18,9 @@ from fti_assets import settings
 from fti_assets.cli import main as fti
 from fti_assets.dbt.code_versions import node_code_version
 from fti_assets.definitions import build
+from fti_assets.feature_views import view as view_module
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V2
-from fti_assets.feature_views.view import fingerprint
+from fti_assets.feature_views.view import changed_parts, fingerprint, fingerprint_parts
 from fti_assets.inference_pipeline import assets as inference_assets
 from fti_assets.runner import failure_messages, run_once
 from fti_assets.training_pipeline import rollout
@@ -179,3 +180,54 @@ def test_lineage_query_walks_each_prediction_to_its_snapshot(scored):
         frame = connection.sql(lineage_sql()).df()
     assert frame[["model_version", "feature_view", "fingerprint", "snapshot_table", "snapshot_data_version"]].notna().all().all()
     assert frame["feature_data_versions"].map(lambda v: "features/fg_route_history_v1" in json.loads(v)).all()
+
+
+@pytest.mark.parametrize(
+    ("edit", "part"),
+    [
+        ({"model": "model.fti.stg_flights"}, "stg_flights.sql"),  # early arrivals counted as 0 minutes late, say
+        ({"model": "model.fti.int_flights_outcomes_known"}, "int_flights_outcomes_known.sql"),  # the 15-minute threshold
+        ({"model": "model.fti.int_routes_aggregated_to_day"}, "int_routes_aggregated_to_day.sql"),
+        ({"macro": "macro.fti.physical_reading"}, "stg_weather.macros"),
+    ],
+)
+def test_an_edit_upstream_of_the_feature_groups_changes_the_fingerprint_and_is_named(manifest, edit, part):
+    changed = edited(manifest, **edit)
+    if "macro" in edit:  # physical_reading has no "rows between": edit its body directly
+        changed["macros"][edit["macro"]]["macro_sql"] += "\n{# edited #}"
+    assert fingerprint(FLIGHT_DISRUPTION_V1, changed) != fingerprint(FLIGHT_DISRUPTION_V1, manifest)
+    assert part in changed_parts(fingerprint_parts(FLIGHT_DISRUPTION_V1, manifest), fingerprint_parts(FLIGHT_DISRUPTION_V1, changed))
+
+
+def test_a_seed_or_the_point_in_time_python_is_part_of_the_fingerprint(manifest, monkeypatch):
+    seed = copy.deepcopy(manifest)
+    seed["nodes"]["seed.fti.airports_supplement"]["checksum"]["checksum"] = "0" * 64
+    assert "airports_supplement.sql" in changed_parts(
+        fingerprint_parts(FLIGHT_DISRUPTION_V1, manifest), fingerprint_parts(FLIGHT_DISRUPTION_V1, seed))
+    before = fingerprint(FLIGHT_DISRUPTION_V1, manifest)
+    monkeypatch.setattr(view_module, "_python_sources", lambda: "a different join")
+    assert fingerprint(FLIGHT_DISRUPTION_V1, manifest) != before
+
+
+def test_scoring_is_refused_before_any_feature_is_rebuilt(scored_copy, manifest, monkeypatch):
+    features = query(scored_copy, "select * from features.fg_route_history_v1 order by all")
+    upstream_edit = edited(manifest, model="model.fti.stg_flights")
+    job = build().get_job_def("daily_replay_job")
+    monkeypatch.setattr(dbt_manifest, "load", lambda: upstream_edit)
+
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), partition_key=DAY, raise_on_error=False)
+
+    assert not result.success
+    message = "\n".join(failure_messages(result))
+    assert "not rebuilding the features of a run that scores: model version 1" in message and "stg_flights.sql" in message, message
+    assert not [e for e in result.get_asset_materialization_events() if e.asset_key.path[0] in {"features", "staging", "intermediate"}]
+    assert query(scored_copy, "select * from features.fg_route_history_v1 order by all") == features
+
+
+def test_every_asset_has_a_code_version_and_scoring_depends_on_each_feature_group():
+    graph = build().resolve_asset_graph()
+    assert [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable and graph.get(k).code_version is None] == []
+    parents = graph.get(dg.AssetKey(["inference", "batch_predictions"])).parent_keys
+    for view in (FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V2):
+        assert {dg.AssetKey(["features", r]) for r in view.relations} <= parents

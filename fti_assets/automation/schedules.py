@@ -4,6 +4,8 @@ The replay has no wall-clock calendar of its own: each tick asks what the replay
 far, so a scheduled run always does real work, whenever it fires.
 """
 
+import datetime as dt
+
 import dagster as dg
 import duckdb
 
@@ -11,10 +13,11 @@ from fti_assets import settings
 from fti_assets.automation.jobs import daily_replay_job, training_job
 from fti_assets.constants import LOCAL_TIMEZONE
 from fti_assets.partitions import replay_days
-from fti_assets.stateful import registry
+from fti_assets.stateful import day_validation, registry
 from fti_assets.stateful.warehouse import connect
 from fti_assets.stateful.warehouse_lock import WarehouseBusy
 from fti_assets.training_pipeline.config import SnapshotConfig
+from fti_assets.training_pipeline.retraining import why_not_retrain
 
 RAW_FLIGHTS = dg.AssetKey(["raw", "flights"])
 
@@ -39,6 +42,18 @@ def _has_champion() -> bool | str:
         return f"registry not readable now: {unreadable}"
 
 
+def _blocked(day: str) -> str | None:
+    """Why the replay may not reach `day` (an earlier day failed its checks), or None."""
+    try:
+        with connect(settings.warehouse_path(), read_only=True, timeout=0) as connection:
+            day_validation.refuse_if_blocked(connection, dt.date.fromisoformat(day))
+    except day_validation.DayBlocked as blocked:
+        return str(blocked)
+    except (WarehouseBusy, OSError, duckdb.Error) as unreadable:
+        return f"validation ledger not readable now: {unreadable}"
+    return None
+
+
 @dg.schedule(
     job=daily_replay_job,
     cron_schedule="*/15 * * * *",
@@ -52,16 +67,29 @@ def daily_replay_schedule(context: dg.ScheduleEvaluationContext):
     champion = _has_champion()
     if champion is not True:
         return dg.SkipReason(champion or "no champion model yet: run `fti main` or the training_job first")
+    blocked = _blocked(day)
+    if blocked:
+        return dg.SkipReason(blocked)
     return dg.RunRequest(run_key=f"replay-{day}", partition_key=day)
 
 
-# Each weekly tick trains on everything the replay has delivered so far (an empty cutoff
-# resolves to the latest day in the spine). A tick with no new replay days reuses the same
-# snapshot (same content hash) and refits the same model.
-weekly_training = dg.ScheduleDefinition(
-    name="weekly_training",
+@dg.schedule(
     job=training_job,
+    name="weekly_training",
     cron_schedule="0 6 * * 1",
     execution_timezone=LOCAL_TIMEZONE,
-    run_config=dg.RunConfig(ops={"training_snapshot": SnapshotConfig(cutoff="")}),
+    description="Weekly: train on everything the replay delivered, unless no label arrived since the "
+    "champion's cutoff.",
 )
+def weekly_training(context: dg.ScheduleEvaluationContext):
+    """Each tick trains on everything the replay has delivered so far (an empty cutoff resolves
+    to the latest day in the spine), or skips, saying why, when that would refit the champion's
+    own snapshot."""
+    try:
+        with connect(settings.warehouse_path(), read_only=True, timeout=0) as connection:
+            reason = why_not_retrain(connection)
+    except (WarehouseBusy, OSError, duckdb.Error) as unreadable:
+        return dg.SkipReason(f"the warehouse is not readable now: {unreadable}")
+    if reason:
+        return dg.SkipReason(reason)
+    return dg.RunRequest(run_config=dg.RunConfig(ops={"training_snapshot": SnapshotConfig(cutoff="")}))

@@ -85,7 +85,11 @@ def dbt_model_assets() -> dg.AssetsDefinition:
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     partitioned = context.has_partition_key or context.has_partition_key_range
-    window = replay_window_env(*partition_dates(context)) if partitioned else {}
+    days = partition_dates(context) if partitioned else None
+    window = replay_window_env(*days) if days else {}
+    if days:
+        _refuse_if_blocked(warehouse, days[0])
+    _refuse_if_the_champion_cannot_score(context, warehouse)
     # dbt writes the warehouse from its own process: this step holds the writer's lock for it.
     with warehouse.lock():
         # dagster-dbt hands dbt a copy of os.environ.
@@ -93,6 +97,8 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
             invocation = dbt.cli(list(REPLAY_BUILD_ARGS), context=context, raise_on_error=False)
         try:
             yield from invocation.stream()
+            if days:
+                _record_validation(warehouse, days, invocation)
             if not invocation.is_successful():
                 failed = failures.failed_tests(
                     invocation.get_artifact("run_results.json"), invocation.get_artifact(manifest.FILE_NAME)
@@ -106,6 +112,58 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
         finally:
             _keep_parse_state(invocation.target_path)
             shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+def _refuse_if_blocked(warehouse: WarehouseResource, start: dt.date) -> None:
+    from fti_assets.stateful import day_validation
+
+    if not warehouse.resolved_path.exists():
+        return
+    with warehouse.connect(read_only=True) as connection:
+        try:
+            day_validation.refuse_if_blocked(connection, start)
+        except day_validation.DayBlocked as blocked:
+            raise dg.Failure(str(blocked)) from blocked
+
+
+PREDICTIONS = dg.AssetKey(["inference", "batch_predictions"])
+
+
+def _refuse_if_the_champion_cannot_score(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> None:
+    """In a run that will score, check the champion against the current code before dbt rebuilds
+    anything: a refusal after the build would leave features built by code no model was trained on."""
+    from fti_assets.feature_views.compatibility import FeatureMismatch, check_fingerprint
+    from fti_assets.stateful import registry
+
+    if PREDICTIONS not in (context.run.asset_selection or context.job_def.asset_layer.selected_asset_keys):
+        return
+    if not warehouse.resolved_path.exists():
+        return
+    with warehouse.connect(read_only=True) as connection:
+        version = registry.current_alias_version(connection, "champion")
+        model = registry.get_version(connection, version) if version is not None else None
+    if model is None:
+        return
+    try:
+        check_fingerprint(model, manifest.load())
+    except (FeatureMismatch, LookupError) as mismatch:
+        raise dg.Failure(f"not rebuilding the features of a run that scores: {mismatch}") from mismatch
+
+
+def _record_validation(warehouse: WarehouseResource, days: tuple[dt.date, dt.date], invocation) -> None:
+    """Record the window's verdict in the validation ledger when this build ran the gate."""
+    from fti_assets.stateful import day_validation
+
+    ran, failed = failures.gate_outcome(
+        invocation.get_artifact("run_results.json"), invocation.get_artifact(manifest.FILE_NAME)
+    )
+    if not ran:
+        return
+    with warehouse.connect() as connection:
+        if failed:
+            day_validation.record_failed(connection, *days, [day_validation.FailedCheck(t, r) for t, r in failed])
+        else:
+            day_validation.record_passed(connection, *days)
 
 
 def _keep_parse_state(target_path: Path) -> None:

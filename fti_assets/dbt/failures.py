@@ -53,3 +53,21 @@ def describe(failures: list[dict[str, Any]], connection: duckdb.DuckDBPyConnecti
             for row in rows.to_dict("records"):
                 lines.append(f"    {row}")
     return "\n".join(lines)
+
+
+def gate_outcome(run_results: dict[str, Any], manifest: dict[str, Any]) -> tuple[bool, list[tuple[str, str | None]]]:
+    """Whether this invocation ran the validation gate (error-severity data tests on the models
+    that name a replay date column, i.e. the daily staging views), and the gate tests that
+    failed, each with its stored failures relation."""
+    ran, failed = False, []
+    for result in run_results["results"]:
+        node = manifest["nodes"].get(result["unique_id"], {})
+        attached = manifest["nodes"].get(node.get("attached_node") or "", {})
+        if node.get("resource_type") != "test" or not attached.get("config", {}).get("meta", {}).get("replay_date"):
+            continue
+        if node.get("config", {}).get("severity", "ERROR").upper() != "ERROR":
+            continue
+        ran = True
+        if result["status"] in {"fail", "error"}:
+            failed.append((node.get("name", result["unique_id"]), node.get("relation_name")))
+    return ran, failed

@@ -2,10 +2,16 @@
 
 import dagster as dg
 
+from fti_assets import code_version
 from fti_assets.feature_pipeline import raw_tables
 from fti_assets.feature_pipeline.source_files import loadable_file
 from fti_assets.partitions import partition_dates, replay_days
 from fti_assets.resources import WAREHOUSE_POOL, WarehouseResource
+from fti_assets.stateful import day_validation
+
+INGESTION_CODE_VERSION = code_version.of_modules(
+    "feature_pipeline/ingestion.py", "feature_pipeline/raw_tables.py", "feature_pipeline/source_files.py"
+)
 
 
 def _daily_raw_asset(table: raw_tables.RawTable) -> dg.AssetsDefinition:
@@ -16,12 +22,17 @@ def _daily_raw_asset(table: raw_tables.RawTable) -> dg.AssetsDefinition:
         partitions_def=replay_days,
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
+        code_version=INGESTION_CODE_VERSION,
         description=f"One row per source row of {table.name}, by local delivery day; "
         "re-running a day replaces exactly that day's rows.",
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         start, end = partition_dates(context)
         with warehouse.connect() as connection:
+            try:
+                day_validation.refuse_if_blocked(connection, start)
+            except day_validation.DayBlocked as blocked:
+                raise dg.Failure(str(blocked)) from blocked
             written = raw_tables.replace_days(connection, table, loadable_file(table.name), start, end)
         return dg.MaterializeResult(
             metadata={"dagster/row_count": written, "first_day": str(start), "last_day": str(end)}
@@ -36,6 +47,7 @@ def _whole_raw_asset(table: raw_tables.RawTable) -> dg.AssetsDefinition:
         key_prefix="raw",
         group_name="ingestion",
         pool=WAREHOUSE_POOL,
+        code_version=INGESTION_CODE_VERSION,
         description=f"One row per source row of {table.name}, loaded whole.",
     )
     def _asset(warehouse: WarehouseResource):

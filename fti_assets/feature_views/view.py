@@ -6,14 +6,18 @@ point-in-time join that builds its rows. Training and inference call the same
 import dataclasses
 import datetime as dt
 import hashlib
+import inspect
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from fti_assets.feature_views.on_demand import OnDemandFeature
 from fti_assets.manifest import macro_closure
+from fti_assets.settings import DBT_PROJECT_DIR
 
 FEATURE_SCHEMA = "features"
 
@@ -57,6 +61,11 @@ class FeatureView:
         duplicated = {c for c in names if names.count(c) > 1}
         if duplicated:
             raise ValueError(f"feature view {self.name}: columns {sorted(duplicated)} are declared twice")
+
+    @property
+    def relations(self) -> tuple[str, ...]:
+        """The tables the view reads (schema `features`): its spine, then each group."""
+        return (self.spine_relation, *(g.relation for g in self.groups))
 
     @property
     def group_features(self) -> tuple[str, ...]:
@@ -235,39 +244,80 @@ def _dbt_node(manifest: Mapping[str, Any], relation: str) -> Mapping[str, Any]:
     raise KeyError(f"no dbt model with relation name {relation!r} in the manifest: is its version still built?")
 
 
+# Config that documents or grants, but never changes a value.
+_INERT_CONFIG = {"meta", "tags", "docs", "persist_docs", "grants", "group"}
+# Vars that choose which days a run (re)builds, not what any row holds.
+_WINDOW_VARS = {"start_date", "end_date"}
+
+
+def lineage(manifest: Mapping[str, Any], view: FeatureView) -> dict[str, Mapping[str, Any]]:
+    """Every dbt model and seed the view's tables are built from (the tables themselves, their
+    intermediate and staging models, recursively), by relation name. Sources are data, not code."""
+    pending = [_dbt_node(manifest, r)["unique_id"] for r in view.relations]
+    found: dict[str, Mapping[str, Any]] = {}
+    while pending:
+        node = manifest["nodes"].get(pending.pop())
+        if node is None or node["resource_type"] not in {"model", "seed"}:
+            continue
+        name = node.get("alias") or node["name"]
+        if name not in found:
+            found[name] = node
+            pending.extend(node.get("depends_on", {}).get("nodes", []))
+    return found
+
+
 def _node_contract(manifest: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, Any]:
+    """What decides a node's rows: its SQL (or a seed's file), config, columns and the macros it calls."""
     macros = macro_closure(manifest, list(node.get("depends_on", {}).get("macros", [])))
     return {
         "columns": {name: col.get("data_type") for name, col in node.get("columns", {}).items()},
-        "sql": node.get("raw_code", ""),
+        "sql": (
+            node.get("raw_code", "") if node["resource_type"] == "model" else node.get("checksum", {}).get("checksum")
+        ),
+        "config": {k: v for k, v in node.get("config", {}).items() if k not in _INERT_CONFIG},
         "macros": {m: manifest["macros"][m].get("macro_sql", "") for m in macros},
     }
 
 
-def fingerprint(view: FeatureView, manifest: Mapping[str, Any]) -> str:
-    """sha256 of the view's declaration and of what it reads (the spine and each group's dbt
-    contract, SQL and macros): inference compares it to the model's to refuse mismatched features.
-    """
-    relations = [view.spine_relation, *(g.relation for g in view.groups)]
-    payload = {
+def project_vars(project_dir: Path = DBT_PROJECT_DIR) -> dict[str, Any]:
+    """The dbt project's vars that alter rows (the local time zone, the rebuild horizon)."""
+    declared = yaml.safe_load((project_dir / "dbt_project.yml").read_text()).get("vars") or {}
+    return {k: v for k, v in declared.items() if k not in _WINDOW_VARS}
+
+
+def _python_sources() -> str:
+    """The Python that turns feature tables into rows: the point-in-time join."""
+    return "".join(inspect.getsource(f) for f in (point_in_time_sql, _interval, _unique))
+
+
+def _parts(view: FeatureView, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    parts: dict[str, Any] = {
         "view": _declaration(view),
-        "models": {r: _node_contract(manifest, _dbt_node(manifest, r)) for r in relations},
+        "vars": project_vars(),
+        "python.point_in_time_sql": _python_sources(),
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    for name, node in lineage(manifest, view).items():
+        parts.update({f"{name}.{k}": v for k, v in _node_contract(manifest, node).items()})
+    return parts
+
+
+def fingerprint(view: FeatureView, manifest: Mapping[str, Any]) -> str:
+    """sha256 of everything that can change the values the view reads: its declaration, the
+    SQL, config, columns and macros of every model and seed upstream of its tables, the
+    project's vars, and the Python of the point-in-time join. Inference compares it to the
+    model's to refuse features built by other code. It hashes source, so an edit that changes
+    no value (a comment, formatting) also changes it: retrain, or revert the edit."""
+    return hashlib.sha256(json.dumps(_parts(view, manifest), sort_keys=True, default=str).encode()).hexdigest()
 
 
 def fingerprint_parts(view: FeatureView, manifest: Mapping[str, Any]) -> dict[str, str]:
-    """A short digest per part the fingerprint covers (`view`, `<relation>.columns|sql|macros`):
-    recorded beside a model's fingerprint, they name what changed when the fingerprints differ."""
-
-    def digest(value: Any) -> str:
-        return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-    parts = {"view": digest(_declaration(view))}
-    for relation in [view.spine_relation, *(g.relation for g in view.groups)]:
-        contract = _node_contract(manifest, _dbt_node(manifest, relation))
-        parts.update({f"{relation}.{k}": digest(v) for k, v in contract.items()})
-    return parts
+    """A short digest per part the fingerprint covers (`view`, `vars`, `python.point_in_time_sql`,
+    `<node>.sql|config|columns|macros` for every upstream node): recorded beside a model's
+    fingerprint, they name what changed when the fingerprints differ."""
+    return {
+        k: hashlib.sha256(json.dumps(v, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        for k, v in _parts(view, manifest).items()
+    }
 
 
 def changed_parts(recorded: Mapping[str, str], live: Mapping[str, str]) -> list[str]:

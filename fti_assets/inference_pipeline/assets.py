@@ -4,14 +4,16 @@ import datetime as dt
 
 import dagster as dg
 
-from fti_assets import manifest
+from fti_assets import code_version, manifest
 from fti_assets.constants import PREDICTION_THRESHOLD
+from fti_assets.feature_views.declared import VIEWS
 from fti_assets.partitions import partition_dates, replay_days
 from fti_assets.resources import WAREHOUSE_POOL, ModelStoreResource, WarehouseResource
 
 COVERAGE_CHECK = "check_predictions_cover_schedule"
 PROBABILITY_CHECK = "check_probabilities_in_unit_interval"
 FEATURES_CHECK = "check_champion_matches_live_features"
+FEATURE_KEYS = list(dict.fromkeys(dg.AssetKey(["features", r]) for view in VIEWS.values() for r in view.relations))
 
 
 class ScoringConfig(dg.Config):
@@ -28,7 +30,12 @@ class ScoringConfig(dg.Config):
     partitions_def=replay_days,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
-    deps=[dg.AssetKey(["features", "flight_spine_v1"]), dg.AssetKey("champion_promotion")],
+    # Every table a declared view reads: the UI shows scoring stale when any feature group changes.
+    deps=[*FEATURE_KEYS, dg.AssetKey("champion_promotion")],
+    code_version=code_version.of_modules(
+        "inference_pipeline/scoring.py", "inference_pipeline/predictions_table.py",
+        "feature_views/view.py", "feature_views/declared.py",
+    ),
     check_specs=[
         dg.AssetCheckSpec(FEATURES_CHECK, asset=dg.AssetKey(["inference", "batch_predictions"]), blocking=True,
                           description="The model's recorded feature fingerprint equals the live feature view's; "

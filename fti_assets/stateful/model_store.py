@@ -71,6 +71,16 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def verify(store: Path, name: str, expected_sha256: str) -> None:
+    """Raise ArtifactRefused unless the stored file exists and hashes to `expected_sha256`."""
+    path = store / name
+    if not path.exists():
+        raise ArtifactRefused(f"model artifact {path} is missing from the model store")
+    actual = sha256(path.read_bytes())
+    if actual != expected_sha256:
+        raise ArtifactRefused(f"model artifact {path} has sha256 {actual}, the registry expects {expected_sha256}")
+
+
 def load(store: Path, name: str, expected_sha256: str) -> Any:
     """Load an artifact after checking its hash and its types; raises ArtifactRefused."""
     path = store / name

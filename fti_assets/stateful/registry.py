@@ -45,6 +45,13 @@ DDL = (
         valid_to timestamp,
         reason varchar not null
     )""",
+    f"""create table if not exists {SCHEMA}.gate_decisions (
+        version integer not null,
+        decided_at timestamp not null,
+        outcome varchar not null,
+        champion_version integer,
+        reason varchar not null
+    )""",
 )
 
 
@@ -139,20 +146,44 @@ def current_alias_version(connection: duckdb.DuckDBPyConnection, alias: str) -> 
     return rows[0][0] if rows else None
 
 
+def _move_alias(connection: duckdb.DuckDBPyConnection, alias: str, version: int, reason: str, at: dt.datetime) -> None:
+    connection.execute(
+        f"update {SCHEMA}.alias_history set valid_to = ? where alias = ? and valid_to is null", [at, alias]
+    ).fetchall()
+    connection.execute(
+        f"insert into {SCHEMA}.alias_history values (?, ?, ?, null, ?)", [alias, version, at, reason]
+    ).fetchall()
+
+
 def set_alias(
     connection: duckdb.DuckDBPyConnection, alias: str, version: int, reason: str, now: dt.datetime | None = None
 ) -> None:
     """Point `alias` at `version`: close the open interval and open a new one, atomically."""
     get_version(connection, version)
-    at = now or _now()
     with transaction(connection):
+        _move_alias(connection, alias, version, reason, now or _now())
+    publish_aliases(connection)
+
+
+def record_decision(
+    connection: duckdb.DuckDBPyConnection, version: int, promote: bool, reason: str, now: dt.datetime | None = None
+) -> int | None:
+    """Keep the promotion gate's verdict on a challenger, with why, and move `champion` to it
+    when promoted, in one transaction. A rejected challenger stays registered and queryable
+    (outcome 'rejected'), and the champion is kept. Returns the champion before the decision."""
+    get_version(connection, version)
+    ensure_schema(connection)
+    at = now or _now()
+    champion = current_alias_version(connection, "champion")
+    with transaction(connection):
+        if promote:
+            _move_alias(connection, "champion", version, reason, at)
         connection.execute(
-            f"update {SCHEMA}.alias_history set valid_to = ? where alias = ? and valid_to is null", [at, alias]
-        ).fetchall()
-        connection.execute(
-            f"insert into {SCHEMA}.alias_history values (?, ?, ?, null, ?)", [alias, version, at, reason]
+            f"insert into {SCHEMA}.gate_decisions values (?, ?, ?, ?, ?)",
+            [version, at, "promoted" if promote else "rejected", champion, reason],
         ).fetchall()
     publish_aliases(connection)
+    return champion
 
 
 def _database_file(connection: duckdb.DuckDBPyConnection) -> Path | None:

@@ -7,13 +7,12 @@ Training reads the feature tables only; it never calls the feature pipeline.
 import base64
 import dataclasses
 import datetime as dt
-import hashlib
 import time
 from pathlib import Path
 
 import dagster as dg
 
-from fti_assets import manifest
+from fti_assets import code_version, manifest
 from fti_assets.feature_views.declared import VIEWS, view_named
 from fti_assets.feature_views.view import FeatureView
 from fti_assets.resources import WAREHOUSE_POOL, ModelStoreResource, WarehouseResource
@@ -21,20 +20,11 @@ from fti_assets.training_pipeline.config import ModelConfig, SnapshotConfig
 
 
 def _feature_keys(view: FeatureView) -> list[dg.AssetKey]:
-    return [dg.AssetKey(["features", r]) for r in (view.spine_relation, *(g.relation for g in view.groups))]
+    return [dg.AssetKey(["features", r]) for r in view.relations]
 
 
 # Every declared view's tables: a snapshot may read any of them (SnapshotConfig.feature_view).
 FEATURE_KEYS = list(dict.fromkeys(k for view in VIEWS.values() for k in _feature_keys(view)))
-_PACKAGE = Path(__file__).parent.parent
-
-
-def _code_version(*files: str) -> str:
-    """Hash of the logic modules an asset runs: editing them marks the asset stale in the UI."""
-    digest = hashlib.sha256()
-    for name in files:
-        digest.update((_PACKAGE / name).read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def _latest_versions(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> dict[str, dict]:
@@ -58,7 +48,9 @@ def _image(png: bytes, title: str) -> dg.MetadataValue:
     deps=FEATURE_KEYS,
     pool=WAREHOUSE_POOL,
     group_name="training",
-    code_version=_code_version("feature_views/view.py", "feature_views/declared.py", "training_pipeline/snapshot.py"),
+    code_version=code_version.of_modules(
+        "feature_views/view.py", "feature_views/declared.py", "training_pipeline/snapshot.py"
+    ),
 )
 def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig, warehouse: WarehouseResource):
     """One row per labelled flight up to the cutoff, features as of its prediction time (immutable, content-named)."""
@@ -79,9 +71,10 @@ def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig,
             except (FileNotFoundError, ValueError) as refused:
                 raise dg.Failure(str(refused)) from refused
             cutoff = dt.date.fromisoformat(config.cutoff)
-            built = snapshot.build_snapshot(connection, view, fingerprint(view, dbt_manifest), cutoff, rows_sql=rows)
+            live = fingerprint(view, dbt_manifest)
+            built = snapshot.build_snapshot(connection, view, live, cutoff, rows_sql=rows)
             nulls = snapshot.null_rates(connection, built.table_name, view.features)
-        return _snapshot_output(built, view, dbt_manifest, nulls)
+        return _snapshot_output(built, view, live, dbt_manifest, nulls)
     with warehouse.connect() as connection:
         if not connection.execute(
             "select 1 from information_schema.tables where table_schema = 'features' and table_name = ?",
@@ -97,17 +90,19 @@ def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig,
         )
         if cutoff is None:
             raise dg.Failure(f"features.{view.spine_relation} is empty: run the feature_job first")
-        built = snapshot.build_snapshot(connection, view, fingerprint(view, dbt_manifest), cutoff)
+        live = fingerprint(view, dbt_manifest)
+        built = snapshot.build_snapshot(connection, view, live, cutoff)
         nulls = snapshot.null_rates(connection, built.table_name, view.features)
-    return _snapshot_output(built, view, dbt_manifest, nulls)
+    return _snapshot_output(built, view, live, dbt_manifest, nulls)
 
 
-def _snapshot_output(built, view: FeatureView, dbt_manifest: dict, nulls: dict[str, float]) -> dg.Output:
+def _snapshot_output(built, view: FeatureView, live: str, dbt_manifest: dict, nulls: dict[str, float]) -> dg.Output:
     from fti_assets.feature_views.view import fingerprint_parts
 
     return dg.Output(
         # The parts name what changed if the live features later stop matching this fingerprint.
-        {**dataclasses.asdict(built), "fingerprint_parts": fingerprint_parts(view, dbt_manifest)},
+        # The live fingerprint: equal rows reuse a snapshot first built by other (equivalent) code.
+        {**dataclasses.asdict(built), "fingerprint": live, "fingerprint_parts": fingerprint_parts(view, dbt_manifest)},
         data_version=dg.DataVersion(built.snapshot_id),
         metadata={
             "table": built.table_name,
@@ -116,7 +111,7 @@ def _snapshot_output(built, view: FeatureView, dbt_manifest: dict, nulls: dict[s
             "time_range": f"{built.first_date} .. {built.last_date}",
             "label_rate": dg.MetadataValue.float(built.label_rate or 0.0),
             "positives": built.positives,
-            "fingerprint": built.fingerprint,
+            "fingerprint": live,
             "feature_view": f"{view.name} v{view.version}",
             "feature_null_rates": dg.MetadataValue.md(
                 "| feature | null rate |\n|---|---|\n" + "\n".join(f"| {c} | {r:.3f} |" for c, r in nulls.items())
@@ -128,7 +123,10 @@ def _snapshot_output(built, view: FeatureView, dbt_manifest: dict, nulls: dict[s
 @dg.asset(
     pool=WAREHOUSE_POOL,
     group_name="training",
-    code_version=_code_version("training_pipeline/model.py", "feature_views/view.py", "feature_views/declared.py"),
+    code_version=code_version.of_modules(
+        "training_pipeline/model.py", "training_pipeline/leakage.py", "training_pipeline/champion.py",
+        "feature_views/view.py", "feature_views/declared.py",
+    ),
 )
 def flight_disruption_model(
     context: dg.AssetExecutionContext,
@@ -141,20 +139,24 @@ def flight_disruption_model(
     evaluated on its test period."""
     from fti_assets.stateful import feature_baselines, registry
     from fti_assets.stateful import model_store as store
-    from fti_assets.training_pipeline import champion, model, snapshot
+    from fti_assets.training_pipeline import champion, leakage, model, snapshot
 
     # The snapshot's own view: the model reads exactly the features its snapshot was built with.
     view = view_named(f"{training_snapshot['feature_view']}_v{training_snapshot['feature_view_version']}")
     training = config.training_config()
     with warehouse.connect() as connection:
         frame = snapshot.read_snapshot(connection, training_snapshot["table_name"], view)
+        try:
+            univariate = leakage.audit(frame, view, training.max_single_feature_roc_auc)
+        except leakage.LeakageFound as leak:
+            raise dg.Failure(f"snapshot {training_snapshot['snapshot_id']}: {leak}") from leak
         split = model.time_split(frame, training)
         started = time.perf_counter()
         pipeline = model.fit_pipeline(split.train, view, training)
         fit_seconds = time.perf_counter() - started
         evaluation = model.evaluate(pipeline, split, view)
         evaluation["champion"] = champion.champion_on(
-            connection, model_store.resolved_path, split, training_snapshot["fingerprint"], view
+            connection, model_store.resolved_path, manifest.load(), split.test
         )
         sha, name = store.save(pipeline, model_store.resolved_path)
         inputs = _latest_versions(
@@ -196,6 +198,10 @@ def flight_disruption_model(
             "baseline_test_roc_auc": dg.MetadataValue.float(evaluation["test"]["baseline"]["roc_auc"]),
             "fit_seconds": dg.MetadataValue.float(fit_seconds),
             "metrics": dg.MetadataValue.md(model.metrics_markdown(evaluation)),
+            "leakage_audit": dg.MetadataValue.md(
+                "| column alone | ROC AUC |\n|---|---|\n"
+                + "\n".join(f"| {c} | {a:.3f} |" for c, a in sorted(univariate.items(), key=lambda kv: -kv[1])[:10])
+            ),
             "calibration": _image(pngs["calibration"], "calibration"),
             "roc": _image(pngs["roc"], "ROC"),
         },
@@ -209,16 +215,20 @@ def _decision(warehouse: WarehouseResource, version: int):
     with warehouse.connect(read_only=True) as connection:
         metrics = registry.get_version(connection, version).metrics
     champion = metrics.get("champion")
-    return promotion_decision(metrics, champion["roc_auc"] if champion else None)
+    if champion is None:
+        return promotion_decision(metrics, None)
+    why = f"champion version {champion['version']} {champion['basis']}"
+    return promotion_decision(metrics, champion["roc_auc"], no_champion=why)
 
 
-@dg.asset_check(asset=flight_disruption_model, blocking=True)
+@dg.asset_check(asset=flight_disruption_model)
 def check_challenger_passes_promotion_gate(flight_disruption_model: int, warehouse: WarehouseResource):
-    """Blocks promotion unless the challenger beats the champion and serves every carrier and
-    origin within the margin."""
+    """Whether the challenger beats the champion on the same flights and serves every carrier and
+    origin within the margin. A loss is a warning, not a failed run: the champion is kept."""
     decision = _decision(warehouse, flight_disruption_model)
     return dg.AssetCheckResult(
         passed=decision.promote,
+        severity=dg.AssetCheckSeverity.WARN,
         description=decision.message,
         metadata={
             "version": flight_disruption_model,
@@ -227,20 +237,27 @@ def check_challenger_passes_promotion_gate(flight_disruption_model: int, warehou
     )
 
 
-@dg.asset(pool=WAREHOUSE_POOL, group_name="training")
+@dg.asset(
+    pool=WAREHOUSE_POOL,
+    group_name="training",
+    code_version=code_version.of_modules("training_pipeline/promotion.py", "stateful/registry.py"),
+)
 def champion_promotion(flight_disruption_model: int, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The `champion` alias, moved to the challenger that passed the promotion gate (history in
-    registry.alias_history)."""
+    """The gate's verdict on the challenger (registry.gate_decisions): `champion` moves to a
+    challenger that passes (history in registry.alias_history); one that loses is recorded as
+    rejected, with the reason, and the champion is kept. Either way the run succeeds."""
     from fti_assets.stateful import registry
 
     decision = _decision(warehouse, flight_disruption_model)
-    if not decision.promote:
-        raise dg.Failure(f"model version {flight_disruption_model} not promoted: {decision.message}")
     with warehouse.connect() as connection:
-        previous = registry.current_alias_version(connection, "champion")
-        registry.set_alias(connection, "champion", flight_disruption_model, decision.message)
+        previous = registry.record_decision(connection, flight_disruption_model, decision.promote, decision.message)
+        champion = registry.current_alias_version(connection, "champion")
+    outcome = "promoted" if decision.promote else f"rejected, champion kept (version {champion})"
     return dg.MaterializeResult(
-        metadata={"champion": flight_disruption_model, "previous": previous or 0, "reason": decision.message}
+        metadata={
+            "champion": champion or 0, "previous": previous or 0, "challenger": flight_disruption_model,
+            "outcome": outcome, "reason": decision.message,
+        }
     )
 
 

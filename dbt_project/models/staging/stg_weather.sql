@@ -3,6 +3,7 @@
 
 with source as (
     select * from {{ source('raw', 'weather') }}
+    where {{ validated_days('partition_date') }}
 ),
 
 renamed as (

@@ -1,0 +1,95 @@
+"""Every monitoring metric (dbt SQL) equals scikit-learn's or numpy's on the same rows."""
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
+from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
+from fti_assets.stateful.feature_baselines import BINS as BASELINE_BINS
+
+
+def frame(folder, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as connection:
+        return connection.sql(sql).df()
+
+
+def reference_metrics(rows: pd.DataFrame) -> dict[str, float]:
+    y, p = rows["is_disrupted"].astype(bool).to_numpy(), rows["probability"].to_numpy()
+    return {
+        "labelled_flights": len(y),
+        "disrupted_flights": int(y.sum()),
+        "mean_probability": p.mean(),
+        "observed_disruption_rate": y.mean(),
+        "brier_score": brier_score_loss(y, p),
+        "log_loss": log_loss(y, np.clip(p, 1e-6, 1 - 1e-6), labels=[False, True]),
+        "roc_auc": roc_auc_score(y, p) if 0 < y.sum() < len(y) else np.nan,
+    }
+
+
+def assert_rows_match(sql_rows: pd.DataFrame, labelled: pd.DataFrame, keys: list[str]) -> None:
+    groups = labelled.groupby(keys)
+    assert len(sql_rows) == groups.ngroups > 0
+    for _, row in sql_rows.iterrows():
+        expected = reference_metrics(groups.get_group(tuple(row[k] for k in keys)))
+        for name, value in expected.items():
+            assert row[name] == pytest.approx(value, rel=1e-12, abs=1e-12, nan_ok=True), (name, dict(row[keys]))
+
+
+def test_daily_performance_equals_scikit_learn(scored):
+    folder, _ = scored
+    labelled = frame(folder, "select * from monitoring.mon_labelled_predictions")
+    daily = frame(folder, "select * from monitoring.mon_daily_performance")
+    assert labelled["is_disrupted"].nunique() == 2
+    assert_rows_match(daily, labelled, ["scheduled_dep_date", "model_version"])
+
+
+def test_performance_by_segment_equals_scikit_learn(scored):
+    folder, _ = scored
+    labelled = frame(folder, "select * from monitoring.mon_labelled_predictions")
+    segments = pd.concat([labelled.assign(segment_type=kind, segment=labelled[kind]) for kind in ("carrier", "origin")])
+    by_segment = frame(folder, "select * from monitoring.mon_daily_performance_by_segment")
+    assert_rows_match(by_segment, segments, ["scheduled_dep_date", "model_version", "segment_type", "segment"])
+
+
+def test_calibration_bins_equal_numpy(scored):
+    folder, _ = scored
+    labelled = frame(folder, "select * from monitoring.mon_labelled_predictions")
+    p, y = labelled["probability"].to_numpy(), labelled["is_disrupted"].astype(float).to_numpy()
+    bins = np.minimum(np.floor(p * 10), 9).astype(int)
+    calibration = frame(folder, "select * from monitoring.mon_calibration order by probability_bin")
+    assert calibration["probability_bin"].tolist() == sorted(set(bins))
+    for _, row in calibration.iterrows():
+        member = bins == row["probability_bin"]
+        assert row["flights"] == member.sum()
+        assert row["mean_predicted"] == pytest.approx(p[member].mean(), rel=1e-12)
+        assert row["observed_rate"] == pytest.approx(y[member].mean(), rel=1e-12, abs=1e-15)
+
+
+def numpy_psi(training: np.ndarray, scored: np.ndarray) -> float:
+    """PSI over the training deciles plus a NULL bin, empty bins floored at 1e-4 (as documented)."""
+    present = training[~np.isnan(training)]
+    inner = np.unique(np.quantile(present, np.linspace(0, 1, BASELINE_BINS + 1)))[1:-1]
+
+    def shares(values: np.ndarray) -> np.ndarray:
+        known = values[~np.isnan(values)]
+        counts = np.bincount(np.searchsorted(inner, known, side="right"), minlength=len(inner) + 1)
+        return np.concatenate([[np.isnan(values).sum()], counts]) / len(values)
+
+    expected, actual = np.maximum(shares(training), 1e-4), np.maximum(shares(scored), 1e-4)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def test_feature_drift_psi_equals_numpy(scored):
+    folder, _ = scored
+    snapshot = frame(folder, "select s.table_name from training.snapshots s join registry.model_versions v using (snapshot_id)")
+    training = frame(folder, f"select * from {snapshot['table_name'][0]}")
+    scored_rows = frame(folder, "select * from inference.scored_features where model_version = 1")
+    drift = frame(folder, "select * from monitoring.mon_feature_drift where model_version = 1")
+
+    assert sorted(drift["feature"]) == sorted(VIEW.numeric_features)
+    for _, row in drift.iterrows():
+        day = scored_rows[scored_rows["scheduled_dep_date"] == row["scheduled_dep_date"]]
+        expected = numpy_psi(training[row["feature"]].astype(float).to_numpy(), day[row["feature"]].astype(float).to_numpy())
+        assert row["psi"] == pytest.approx(expected, rel=1e-9, abs=1e-12), row["feature"]
