@@ -10,7 +10,7 @@ final as (
         flight_id,
         scheduled_dep_date,
         scheduled_dep_at,
-        -- Every flight of day D is scored at the start of D, local time (DESIGN.md).
+        -- Every flight of day D is scored at the start of D, local time (docs/architecture.md).
         {{ local_midnight_utc('scheduled_dep_date') }} as prediction_at,
         carrier,
         origin,
