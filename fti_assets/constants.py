@@ -28,3 +28,13 @@ RETRAIN_MIN_FLIGHTS = 100
 # (training_pipeline/promotion.py says why).
 PROMOTION_MIN_GROUP_ROWS = 500
 PROMOTION_MAX_GROUP_GAP = 0.10
+
+# Drift monitoring (monitoring.mon_feature_drift): calendar features describe the day itself, so
+# a day's weekday or month differing from the weeks before it is not drift; they are not
+# monitored. Each monitored feature's day is compared with the DRIFT_WINDOW_DAYS days before it;
+# its alarm threshold is the DRIFT_THRESHOLD_QUANTILE of that PSI over the training days, times
+# DRIFT_THRESHOLD_MARGIN (stateful/feature_baselines.py).
+CALENDAR_FEATURES = ("day_of_week", "month_of_year")
+DRIFT_WINDOW_DAYS = 28
+DRIFT_THRESHOLD_QUANTILE = 0.99
+DRIFT_THRESHOLD_MARGIN = 1.5

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 import duckdb
 import pandas as pd
 
+from fti_assets.stateful import feature_baselines
 from fti_assets.stateful.warehouse import transaction
 
 SCHEMA = "inference"
@@ -51,6 +52,8 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
     for statement in DDL:
         connection.sql(statement)
     _widen_long_scored_features(connection)
+    # Monitoring reads the drift tables beside these; a version registered before they existed has none.
+    feature_baselines.ensure_schema(connection)
 
 
 def _columns(connection: duckdb.DuckDBPyConnection, table: str) -> set[str]:

@@ -176,9 +176,7 @@ def flight_disruption_model(
             artifact_sha256=sha,
             artifact_path=name,
             # The drift baseline (the snapshot's feature distribution) exists exactly when the version does.
-            with_version=lambda version: feature_baselines.insert(
-                connection, feature_baselines.baseline_bins(frame, view.numeric_features, version)
-            ),
+            with_version=lambda version: feature_baselines.record(connection, frame, view.numeric_features, version),
         )
         registry.set_alias(connection, "challenger", version, f"trained on snapshot {training_snapshot['snapshot_id']}")
     y, test = model.labels(split.test, view), split.test

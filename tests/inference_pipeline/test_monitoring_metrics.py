@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
+from fti_assets.constants import CALENDAR_FEATURES
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
 from fti_assets.stateful.feature_baselines import BINS as BASELINE_BINS
 
@@ -67,8 +68,9 @@ def test_calibration_bins_equal_numpy(scored):
         assert row["observed_rate"] == pytest.approx(y[member].mean(), rel=1e-12, abs=1e-15)
 
 
-def numpy_psi(training: np.ndarray, scored: np.ndarray) -> float:
-    """PSI over the training deciles plus a NULL bin, empty bins floored at 1e-4 (as documented)."""
+def numpy_psi(training: np.ndarray, reference: np.ndarray, scored: np.ndarray) -> float:
+    """PSI of the scored values against the reference values, over the training deciles plus a
+    NULL bin, empty bins floored at 1e-4 (as documented)."""
     present = training[~np.isnan(training)]
     inner = np.unique(np.quantile(present, np.linspace(0, 1, BASELINE_BINS + 1)))[1:-1]
 
@@ -77,19 +79,29 @@ def numpy_psi(training: np.ndarray, scored: np.ndarray) -> float:
         counts = np.bincount(np.searchsorted(inner, known, side="right"), minlength=len(inner) + 1)
         return np.concatenate([[np.isnan(values).sum()], counts]) / len(values)
 
-    expected, actual = np.maximum(shares(training), 1e-4), np.maximum(shares(scored), 1e-4)
+    expected, actual = np.maximum(shares(reference), 1e-4), np.maximum(shares(scored), 1e-4)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
 def test_feature_drift_psi_equals_numpy(scored):
+    """Each scored day against the training rows of the 28 days before it (the fixture scores
+    its last training day, so the scored rows replace that day's training rows)."""
     folder, _ = scored
     snapshot = frame(folder, "select s.table_name from training.snapshots s join registry.model_versions v using (snapshot_id)")
     training = frame(folder, f"select * from {snapshot['table_name'][0]}")
     scored_rows = frame(folder, "select * from inference.scored_features where model_version = 1")
     drift = frame(folder, "select * from monitoring.mon_feature_drift where model_version = 1")
 
-    assert sorted(drift["feature"]) == sorted(VIEW.numeric_features)
+    assert sorted(drift["feature"]) == sorted(set(VIEW.numeric_features) - set(CALENDAR_FEATURES))
+    days = pd.to_datetime(training["scheduled_dep_date"])
     for _, row in drift.iterrows():
-        day = scored_rows[scored_rows["scheduled_dep_date"] == row["scheduled_dep_date"]]
-        expected = numpy_psi(training[row["feature"]].astype(float).to_numpy(), day[row["feature"]].astype(float).to_numpy())
+        day = pd.Timestamp(row["scheduled_dep_date"])
+        reference = training[(days >= day - pd.Timedelta(days=28)) & (days < day)]
+        today = scored_rows[pd.to_datetime(scored_rows["scheduled_dep_date"]) == day]
+        assert len(reference) and len(today)
+        expected = numpy_psi(
+            training[row["feature"]].astype(float).to_numpy(),
+            reference[row["feature"]].astype(float).to_numpy(),
+            today[row["feature"]].astype(float).to_numpy(),
+        )
         assert row["psi"] == pytest.approx(expected, rel=1e-9, abs=1e-12), row["feature"]

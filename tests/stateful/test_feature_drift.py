@@ -1,0 +1,157 @@
+"""Drift alarms: each day against the 28 days before it, thresholds calibrated on the training
+days. Synthetic flights with seasonal, day-to-day varying weather and delays: ordinary days
+rarely alarm, injected shifts alarm on their first day."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fti_assets.stateful import feature_baselines
+
+FEATURES = ("pressure_mb", "temp_f", "route_mean_arr_delay_minutes_7d", "plane_seats", "day_of_week")
+ORIGINS = ("EWR", "JFK", "LGA")
+ROUTES = 40
+START = dt.date(2013, 1, 1)
+TRAINING_DAYS, SCORED_DAYS = 334, 31
+SHIFT_DAY = START + dt.timedelta(days=TRAINING_DAYS + 10)
+
+
+def flights(days: int, seed: int = 0) -> pd.DataFrame:
+    """300 flights a day from three nearby airports: weather follows the season plus weather
+    systems shared by the airports (day-to-day AR(1) moves) and the hours within a day; route
+    delays vary by route and day."""
+    rng = np.random.default_rng(seed)
+    day_index = np.repeat(np.arange(days), 300)
+    n = len(day_index)
+    origin = rng.integers(0, len(ORIGINS), n)
+    route = rng.integers(0, ROUTES, n)
+    season = np.sin(2 * np.pi * (np.arange(days) - 100) / 365)
+    pressure_system, temp_system = np.zeros(days), np.zeros(days)
+    for d in range(1, days):
+        pressure_system[d] = 0.7 * pressure_system[d - 1] + rng.normal(0, 5)
+        temp_system[d] = 0.6 * temp_system[d - 1] + rng.normal(0, 5)
+    # The feature is a 7-day mean of each route's daily mean delay.
+    daily_delay = rng.gamma(2, 5, ROUTES)[None, :] * rng.lognormal(0, 0.5, (days, ROUTES))
+    route_delay = pd.DataFrame(daily_delay).rolling(7, min_periods=1).mean().to_numpy()
+    return pd.DataFrame(
+        {
+            "scheduled_dep_date": [START + dt.timedelta(days=int(d)) for d in day_index],
+            "origin": np.array(ORIGINS)[origin],
+            "route": route,
+            "pressure_mb": 1016 + pressure_system[day_index] + origin * 0.5 + rng.normal(0, 2, n),
+            "temp_f": 55 + 22 * season[day_index] + temp_system[day_index] + rng.normal(0, 6, n),
+            "route_mean_arr_delay_minutes_7d": route_delay[day_index, route],
+            "plane_seats": rng.choice([50, 76, 140, 180, 200], n).astype(float),
+            "day_of_week": np.array([(START + dt.timedelta(days=int(d))).isoweekday() for d in day_index], float),
+        }
+    )
+
+
+def alarms(rows: pd.DataFrame) -> pd.DataFrame:
+    """The alarms mon_feature_drift would raise on the days after training: bins and thresholds
+    from the training rows, then each scored day against the 28 days before it."""
+    training = rows[rows["scheduled_dep_date"] < START + dt.timedelta(days=TRAINING_DAYS)]
+    bins = feature_baselines.baseline_bins(training, FEATURES, 1)
+    watched = feature_baselines.monitored(FEATURES)
+    bins = bins[bins["feature"].isin(watched)]
+    thresholds = feature_baselines.thresholds(feature_baselines.daily_bins(training, bins), watched, 1)
+    psi = feature_baselines.trailing_psi(feature_baselines.daily_bins(rows, bins))
+    scored = psi[psi["day"] >= START + dt.timedelta(days=TRAINING_DAYS)].merge(thresholds, on="feature")
+    return scored.assign(is_alarm=scored["psi"] > scored["threshold"])
+
+
+def first_alarm(checked: pd.DataFrame, feature: str) -> dt.date | None:
+    days = checked.loc[(checked["feature"] == feature) & checked["is_alarm"], "day"]
+    return days.min() if len(days) else None
+
+
+@pytest.fixture(scope="module")
+def ordinary():
+    return flights(TRAINING_DAYS + SCORED_DAYS)
+
+
+def test_calendar_features_are_not_monitored(ordinary):
+    assert "day_of_week" not in set(alarms(ordinary)["feature"])
+    assert feature_baselines.monitored(FEATURES) == FEATURES[:-1]
+
+
+def test_ordinary_days_rarely_alarm(ordinary):
+    checked = alarms(ordinary)
+    assert len(checked) == SCORED_DAYS * 4
+    assert checked["is_alarm"].mean() <= 0.02
+
+
+def shifted_alarms(ordinary: pd.DataFrame, feature: str, shift) -> pd.DataFrame:
+    shifted = ordinary.copy()
+    after = shifted["scheduled_dep_date"] >= SHIFT_DAY
+    shifted.loc[after, feature] = shift(shifted[after])
+    return alarms(shifted)
+
+
+@pytest.mark.parametrize(
+    "feature, shift",
+    [
+        # The route history's delays doubled (e.g. a units bug upstream).
+        ("route_mean_arr_delay_minutes_7d", lambda rows: rows["route_mean_arr_delay_minutes_7d"] * 2),
+        # A feature missing: its source stopped arriving.
+        ("plane_seats", lambda rows: rows["plane_seats"] * np.nan),
+    ],
+    ids=["delays doubled", "feature missing"],
+)
+def test_an_injected_shift_alarms_on_its_first_day(ordinary, feature, shift):
+    before = first_alarm(alarms(ordinary), feature)
+    assert before is None or before > SHIFT_DAY
+    assert first_alarm(shifted_alarms(ordinary, feature, shift), feature) == SHIFT_DAY
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="one airport's sensor offset moves a third of the day's values, less than an ordinary weather "
+    "system moves all of them: it needs a comparison with the other airports on the same day (docs/trust.md)",
+)
+@pytest.mark.parametrize(
+    "feature, shift",
+    [
+        ("pressure_mb", lambda rows: rows["pressure_mb"] + np.where(rows["origin"] == "EWR", 25, 0)),
+        ("temp_f", lambda rows: rows["temp_f"] + np.where(rows["origin"] == "JFK", 30, 0)),
+    ],
+    ids=["EWR pressure +25 mb", "JFK temperature +30 F"],
+)
+def test_one_airports_sensor_offset_alarms_on_its_first_day(ordinary, feature, shift):
+    assert first_alarm(shifted_alarms(ordinary, feature, shift), feature) == SHIFT_DAY
+
+
+def test_trailing_psi_equals_numpy(ordinary):
+    """The day's shares against the 28 previous days' pooled shares, over the training deciles."""
+    training = ordinary[ordinary["scheduled_dep_date"] < START + dt.timedelta(days=TRAINING_DAYS)]
+    present = training["temp_f"].to_numpy()
+    inner = np.unique(np.quantile(present, np.linspace(0, 1, 11)))[1:-1]
+    bins = feature_baselines.baseline_bins(training, ("temp_f",), 1)
+    psi = feature_baselines.trailing_psi(feature_baselines.daily_bins(ordinary, bins)).set_index("day")["psi"]
+    assert len(psi) == TRAINING_DAYS + SCORED_DAYS - 28
+    for day in (START + dt.timedelta(days=28), SHIFT_DAY):
+        window = ordinary[(ordinary["scheduled_dep_date"] >= day - dt.timedelta(days=28)) & (ordinary["scheduled_dep_date"] < day)]
+        today = ordinary[ordinary["scheduled_dep_date"] == day]
+        shares = [np.bincount(np.searchsorted(inner, r["temp_f"], side="right"), minlength=10) / len(r) for r in (today, window)]
+        actual, expected = (np.maximum(s, 1e-4) for s in shares)
+        assert psi[day] == pytest.approx(np.sum((actual - expected) * np.log(actual / expected)), rel=1e-12)
+
+
+def test_thresholds_are_a_high_quantile_of_the_training_days(ordinary):
+    training = ordinary[ordinary["scheduled_dep_date"] < START + dt.timedelta(days=TRAINING_DAYS)]
+    bins = feature_baselines.baseline_bins(training, ("temp_f",), 1)
+    daily = feature_baselines.daily_bins(training, bins)
+    calibration = feature_baselines.trailing_psi(daily)["psi"]
+    threshold = feature_baselines.thresholds(daily, ("temp_f",), 1)["threshold"].item()
+    assert len(calibration) == TRAINING_DAYS - 28
+    assert threshold == pytest.approx(np.quantile(calibration, 0.99) * 1.5)
+    assert (calibration > threshold).sum() == 0
+
+
+def test_too_short_a_training_period_has_no_threshold(ordinary):
+    training = ordinary[ordinary["scheduled_dep_date"] < START + dt.timedelta(days=28)]
+    bins = feature_baselines.baseline_bins(training, ("temp_f",), 1)
+    row = feature_baselines.thresholds(feature_baselines.daily_bins(training, bins), ("temp_f",), 1).iloc[0]
+    assert row["calibration_days"] == 0 and pd.isna(row["threshold"])
