@@ -1,12 +1,13 @@
 """Drift alarms on the main job's warehouse: alarms per feature-day, and how soon injected shifts alarm.
 
-    python benchmarks/drift_injection.py [--warehouse data/warehouse.duckdb] [--shift-day 2013-12-11]
+    python benchmarks/drift_injection.py [--warehouse data/warehouse.duckdb] [--shift-day 2013-12-16]
 
 Reads (read-only) the champion's stored bins, training-day counts and thresholds, and the days it
 scored (inference.scored_features); injects each shift into the scored rows from --shift-day on and
 recomputes the PSI the way monitoring.mon_feature_drift does (stateful/feature_baselines.py, checked
 against that model by tests/inference_pipeline/test_monitoring_metrics.py). Prints per injection the
-first alarm day and the delay in days (0: alarmed on the first shifted day).
+first alarm it caused (a day that alarms shifted and not unshifted) and the delay in days (0: on the
+first shifted day).
 """
 
 import argparse
@@ -42,10 +43,10 @@ def alarms(rows: pd.DataFrame, bins: pd.DataFrame, training_daily: pd.DataFrame,
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--warehouse", default=str(settings.warehouse_path()))
-    parser.add_argument("--shift-day", type=dt.date.fromisoformat, default=dt.date(2013, 12, 11))
+    parser.add_argument("--shift-day", type=dt.date.fromisoformat, default=dt.date(2013, 12, 16))
     args = parser.parse_args()
     with duckdb.connect(args.warehouse, read_only=True) as connection:
-        version = connection.sql("select max(model_version) from inference.feature_drift_thresholds").fetchone()[0]
+        version = connection.execute("select max(model_version) from inference.feature_drift_thresholds").fetchone()[0]
         thresholds = connection.execute("select feature, threshold from inference.feature_drift_thresholds where model_version = ?", [version]).df()
         bins = connection.execute("select * from inference.feature_baselines where model_version = ?", [version]).df()
         bins = bins[bins["feature"].isin(thresholds["feature"])]
@@ -65,11 +66,19 @@ def main() -> None:
         shifted = rows.copy()
         shifted.loc[after, feature] = shift(shifted[after])
         checked = alarms(shifted, bins, training_daily, thresholds)
-        fired = checked[(checked["feature"] == feature) & checked["is_alarm"] & (checked["day"] >= args.shift_day)]
+        # Alarms the shift caused: the unshifted day did not alarm.
+        caused = checked.merge(ordinary, on=["day", "feature"], suffixes=("", "_unshifted"))
+        fired = caused[
+            (caused["feature"] == feature) & caused["is_alarm"] & ~caused["is_alarm_unshifted"] & (caused["day"] >= args.shift_day)
+        ]
         first = fired["day"].min() if len(fired) else None
         on_day = checked[(checked["feature"] == feature) & (checked["day"] == args.shift_day)].iloc[0]
+        unshifted = ordinary[(ordinary["feature"] == feature) & (ordinary["day"] == args.shift_day)].iloc[0]
         delay = (first - args.shift_day).days if first else "never"
-        print(f"{name}: first alarm {first} (delay {delay}); shift day psi {on_day['psi']:.3f} vs threshold {on_day['threshold']:.3f}")
+        print(
+            f"{name}: first alarm {first} (delay {delay}); shift day psi {on_day['psi']:.3f} "
+            f"(unshifted {unshifted['psi']:.3f}) vs threshold {on_day['threshold']:.3f}"
+        )
 
 
 if __name__ == "__main__":
