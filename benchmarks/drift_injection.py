@@ -32,7 +32,9 @@ INJECTIONS = {
 }
 
 
-def alarms(rows: pd.DataFrame, bins: pd.DataFrame, training_daily: pd.DataFrame, thresholds: pd.DataFrame) -> pd.DataFrame:
+def alarms(
+    rows: pd.DataFrame, bins: pd.DataFrame, training_daily: pd.DataFrame, thresholds: pd.DataFrame
+) -> pd.DataFrame:
     scored_daily = feature_baselines.daily_bins(rows, bins)
     training_daily = training_daily[~training_daily["day"].isin(set(scored_daily["day"]))]
     psi = feature_baselines.trailing_psi(pd.concat([training_daily, scored_daily], ignore_index=True))
@@ -47,16 +49,24 @@ def main() -> None:
     args = parser.parse_args()
     with duckdb.connect(args.warehouse, read_only=True) as connection:
         version = connection.execute("select max(model_version) from inference.feature_drift_thresholds").fetchone()[0]
-        thresholds = connection.execute("select feature, threshold from inference.feature_drift_thresholds where model_version = ?", [version]).df()
+        thresholds = connection.execute(
+            "select feature, threshold from inference.feature_drift_thresholds where model_version = ?", [version]
+        ).df()
         bins = connection.execute("select * from inference.feature_baselines where model_version = ?", [version]).df()
         bins = bins[bins["feature"].isin(thresholds["feature"])]
-        training_daily = connection.execute("select * from inference.feature_daily_bins where model_version = ?", [version]).df()
+        training_daily = connection.execute(
+            "select * from inference.feature_daily_bins where model_version = ?", [version]
+        ).df()
         training_daily["day"] = pd.to_datetime(training_daily["day"]).dt.date
         rows = connection.execute(
             "select s.*, p.origin, p.dest from inference.scored_features s "
             "join features.flight_spine_v1 p using (flight_id) where s.model_version = ?", [version]
         ).df()
-        stored = connection.execute("select count(*), count(*) filter (where is_alarm) from monitoring.mon_feature_drift where model_version = ?", [version]).fetchone()
+        stored = connection.execute(
+            "select count(*), count(*) filter (where is_alarm) "
+            "from monitoring.mon_feature_drift where model_version = ?",
+            [version],
+        ).fetchone()
     ordinary = alarms(rows, bins, training_daily, thresholds)
     print(f"model version {version}: monitoring.mon_feature_drift {stored[1]}/{stored[0]} feature-days alarm; "
           f"recomputed here {int(ordinary['is_alarm'].sum())}/{len(ordinary)}")
@@ -69,7 +79,10 @@ def main() -> None:
         # Alarms the shift caused: the unshifted day did not alarm.
         caused = checked.merge(ordinary, on=["day", "feature"], suffixes=("", "_unshifted"))
         fired = caused[
-            (caused["feature"] == feature) & caused["is_alarm"] & ~caused["is_alarm_unshifted"] & (caused["day"] >= args.shift_day)
+            (caused["feature"] == feature)
+            & caused["is_alarm"]
+            & ~caused["is_alarm_unshifted"]
+            & (caused["day"] >= args.shift_day)
         ]
         first = fired["day"].min() if len(fired) else None
         on_day = checked[(checked["feature"] == feature) & (checked["day"] == args.shift_day)].iloc[0]

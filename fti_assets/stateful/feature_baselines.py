@@ -104,7 +104,9 @@ def daily_bins(rows: pd.DataFrame, bins: pd.DataFrame, day_column: str = "schedu
     """Flights per day, feature and bin (bins with no flight left out), for every feature in `bins`."""
     frames = []
     for (version, feature), feature_bins in bins.groupby(["model_version", "feature"], sort=False):
-        counted = pd.DataFrame({"day": pd.to_datetime(rows[day_column]).dt.date, "bin": assign_bins(rows[feature], feature_bins)})
+        counted = pd.DataFrame(
+            {"day": pd.to_datetime(rows[day_column]).dt.date, "bin": assign_bins(rows[feature], feature_bins)}
+        )
         counts = counted.groupby(["day", "bin"]).size().rename("flights").reset_index()
         frames.append(counts.assign(model_version=version, feature=feature))
     columns = ["model_version", "day", "feature", "bin", "flights"]
@@ -153,7 +155,9 @@ def thresholds(
     return pd.DataFrame(rows, columns=["model_version", "feature", "window_days", "threshold", "calibration_days"])
 
 
-def record(connection: duckdb.DuckDBPyConnection, training_rows: pd.DataFrame, features: tuple[str, ...], model_version: int) -> None:
+def record(
+    connection: duckdb.DuckDBPyConnection, training_rows: pd.DataFrame, features: tuple[str, ...], model_version: int
+) -> None:
     """Store a version's bins, its training days' bin counts and its thresholds; the caller's
     transaction (the registration) makes it all or nothing."""
     bins = baseline_bins(training_rows, features, model_version)
