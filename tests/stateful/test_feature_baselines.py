@@ -47,3 +47,24 @@ def test_a_baseline_that_fails_leaves_no_version(tmp_path):
             _register(connection, broken)
         assert registry.versions(connection) == [1]
         assert connection.sql("select distinct model_version from inference.feature_baselines").fetchall() == [(1,)]
+
+
+def test_a_registered_version_has_its_daily_counts_and_thresholds(tmp_path):
+    days = pd.date_range("2013-01-01", periods=40).date
+    rows = pd.DataFrame(
+        {"scheduled_dep_date": list(days) * 2, "wind": [float(i % 7) for i in range(80)], "day_of_week": 1.0}
+    )
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        version = _register(
+            connection, lambda v: feature_baselines.record(connection, rows, ("wind", "day_of_week"), v)
+        )
+        daily = connection.execute(
+            "select feature, count(distinct day), sum(flights) from inference.feature_daily_bins "
+            "where model_version = ? group by all", [version]
+        ).fetchall()
+        thresholds = connection.execute(
+            "select feature, window_days, calibration_days, threshold > 0 from inference.feature_drift_thresholds"
+        ).fetchall()
+    # The calendar feature is neither counted nor given a threshold.
+    assert daily == [("wind", 40, 80)]
+    assert thresholds == [("wind", 28, 40 - 28, True)]
