@@ -8,7 +8,7 @@ neither the feature nor the inference pipeline has to know it exists.
 
 import dagster as dg
 
-from fti_assets import settings
+from fti_assets import code_version, settings
 from fti_assets.feature_views.declared import VIEWS
 from fti_assets.partitions import partition_dates, replay_days
 from fti_assets.resources import WAREHOUSE_POOL, WarehouseResource
@@ -33,6 +33,9 @@ FEATURE_KEYS = list(
     partitions_def=replay_days,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[*FEATURE_KEYS, dg.AssetKey("champion_promotion")],
+    code_version=code_version.of_modules(
+        "online_pipeline/materialize.py", "stateful/online_store.py", "feature_views/declared.py",
+    ),
     check_specs=[
         dg.AssetCheckSpec(
             ROWS_CHECK,
@@ -107,6 +110,7 @@ def online_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     key=dg.AssetKey(["inference", "online_predictions"]),
     group_name="online",
     pool=WAREHOUSE_POOL,
+    code_version=code_version.of_modules("online_pipeline/prediction_log.py"),
 )
 def online_predictions(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """One row per prediction served online (request, vector, model version, fingerprint, latency), from its log."""
