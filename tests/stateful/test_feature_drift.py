@@ -158,3 +158,10 @@ def test_too_short_a_training_period_has_no_threshold(ordinary):
     bins = feature_baselines.baseline_bins(training, ("temp_f",), 1)
     row = feature_baselines.thresholds(feature_baselines.daily_bins(training, bins), ("temp_f",), 1).iloc[0]
     assert row["calibration_days"] == 0 and pd.isna(row["threshold"])
+
+
+def test_a_null_counts_in_bin_zero_and_a_value_in_its_decile(ordinary):
+    bins = feature_baselines.baseline_bins(ordinary, ("temp_f",), 1)
+    day = pd.DataFrame({"scheduled_dep_date": [START] * 3, "temp_f": [np.nan, -1e9, 1e9]})
+    counts = feature_baselines.daily_bins(day, bins)
+    assert dict(zip(counts["bin"], counts["flights"], strict=True)) == {0: 1, 1: 1, 10: 1}
