@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from fti_assets.feature_views.declared import VIEWS
-from fti_assets.feature_views.view import FeatureGroupRef, FeatureView, point_in_time_sql
+from fti_assets.feature_views.view import point_in_time_sql
+from tests.training_pipeline.test_point_in_time import TINY, US, P
 
 # Each feature table's row key.
 FEATURE_TABLES = {
@@ -74,10 +75,6 @@ def test_spark_window_crosses_dst_and_replays_incrementally(spark_replayed):
     assert [at.hour for _, at in spark_frame(spark, "select min(prediction_at) as p from features.flight_spine_v1 group by scheduled_dep_date order by 1").itertuples()] == [5, 5, 5, 4, 4]
 
 
-WEATHER = FeatureGroupRef("weather", 1, (("origin", "origin"),), ("temp_f",), dt.timedelta(hours=3))
-TINY = FeatureView("tiny", 1, "spine_v1", ("flight_id",), ("origin",), (), "is_disrupted", (WEATHER,))
-P = dt.datetime(2013, 3, 10, 5)
-US = dt.timedelta(microseconds=1)
 
 
 @pytest.mark.parametrize(
