@@ -3,7 +3,6 @@
 import contextlib
 import copy
 import datetime as dt
-import shutil
 import socket
 import threading
 import time
@@ -58,15 +57,10 @@ def as_json(flight: FlightRequest, with_time: bool = True) -> dict:
 
 
 @pytest.fixture
-def online(scored, tmp_path, monkeypatch):
+def online(scored_copy):
     """A private copy of the scored warehouse, its online store materialized at CLOCK."""
-    folder, env = scored
-    shutil.copytree(folder, tmp_path / "scored")
-    for key, value in env.items():
-        monkeypatch.setenv(key, value.replace(str(folder), str(tmp_path / "scored")))
-    warehouse = tmp_path / "scored" / "warehouse.duckdb"
-    materialize_at(warehouse, settings.online_store_path(), CLOCK)
-    return warehouse
+    materialize_at(scored_copy, settings.online_store_path(), CLOCK)
+    return scored_copy
 
 
 @contextlib.contextmanager
