@@ -9,25 +9,28 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 
+def _configured(variable: str, default: Path) -> Path:
+    """The path an environment variable names (made absolute), else the default."""
+    configured = os.environ.get(variable)
+    return Path(configured).resolve() if configured else default
+
+
 def warehouse_path() -> Path:
     """The DuckDB warehouse shared by dbt and Dagster (`FTI_WAREHOUSE` overrides it).
 
     Always absolute: dbt runs inside dbt_project/, so a relative path would name another file.
     """
-    configured = os.environ.get("FTI_WAREHOUSE")
-    return Path(configured).resolve() if configured else REPO_ROOT / "data" / "warehouse.duckdb"
+    return _configured("FTI_WAREHOUSE", REPO_ROOT / "data" / "warehouse.duckdb")
 
 
 def spark_dir() -> Path:
     """Where the Spark target keeps its tables, metastore and snapshots (`FTI_SPARK_DIR`)."""
-    configured = os.environ.get("FTI_SPARK_DIR")
-    return Path(configured).resolve() if configured else REPO_ROOT / "data" / "spark"
+    return _configured("FTI_SPARK_DIR", REPO_ROOT / "data" / "spark")
 
 
 def model_store_path() -> Path:
     """The folder of content-addressed model artifacts (`FTI_MODEL_STORE` overrides it)."""
-    configured = os.environ.get("FTI_MODEL_STORE")
-    return Path(configured).resolve() if configured else REPO_ROOT / "data" / "model_store"
+    return _configured("FTI_MODEL_STORE", REPO_ROOT / "data" / "model_store")
 
 
 @contextlib.contextmanager
@@ -48,12 +51,10 @@ def environment(variables: Mapping[str, str]) -> Iterator[None]:
 
 def online_store_path() -> Path:
     """The online store's SQLite file, beside the warehouse (`FTI_ONLINE_STORE` overrides it)."""
-    configured = os.environ.get("FTI_ONLINE_STORE")
-    return Path(configured).resolve() if configured else warehouse_path().parent / "online_store.sqlite"
+    return _configured("FTI_ONLINE_STORE", warehouse_path().parent / "online_store.sqlite")
 
 
 def prediction_log_dir() -> Path:
     """The folder the online service appends its predictions to, beside the warehouse
     (`FTI_PREDICTION_LOG` overrides it); an asset loads it into inference.online_predictions."""
-    configured = os.environ.get("FTI_PREDICTION_LOG")
-    return Path(configured).resolve() if configured else warehouse_path().parent / "online_predictions"
+    return _configured("FTI_PREDICTION_LOG", warehouse_path().parent / "online_predictions")
