@@ -31,7 +31,8 @@ def _require(result, what: str) -> None:
 
 
 def run_main(start: str, end: str, cutoff: str, scoring_start: str, verbose: bool = False) -> Path:
-    """Features for the whole replay, a model trained up to the cutoff, the rest scored day by day.
+    """Features for the whole replay, the batch and the intraday models trained up to the cutoff,
+    the rest scored day by day.
 
     Prints one line per job (a progress line while it runs); every event goes to the returned
     log file, and to the terminal too when `verbose`."""
@@ -45,9 +46,14 @@ def run_main(start: str, end: str, cutoff: str, scoring_start: str, verbose: boo
     instance = _instance()
     log_file = settings.warehouse_path().parent / "logs" / f"fti-main-{time.strftime('%Y%m%dT%H%M%S')}.log"
     training = {"ops": {"training_snapshot": {"config": {"cutoff": cutoff}}}}
+    intraday_training = {
+        "ops": {"training_snapshot": {"config": {"cutoff": cutoff, "feature_view": "flight_disruption_intraday_v1"}}}
+    }
     steps = [
         (f"feature_job {start}..{end}", lambda logs: run_window("feature_job", start, end, instance, logs)),
         (f"training_job (cutoff {cutoff})", lambda logs: run_once("training_job", instance, {**training, **logs})),
+        (f"training_job intraday (cutoff {cutoff})",
+         lambda logs: run_once("training_job", instance, {**intraday_training, **logs})),
         (f"inference_job {scoring_start}..{end}",
          lambda logs: run_window("inference_job", scoring_start, end, instance, logs)),
     ]
