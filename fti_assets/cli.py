@@ -124,7 +124,9 @@ def stream(day: str, speed: float, alias: str, minutes_before: list[int]) -> Non
     print(f"replaying {day} at {speed:g}x into {folder} (events, online store); requests to {alias} "
           f"at {', '.join(map(str, minutes_before))} min before each departure", flush=True)
     try:
-        report = run_day(dt.date.fromisoformat(day), speed, folder, alias, minutes_before)
+        report = run_day(
+            dt.date.fromisoformat(day), speed, folder, alias, minutes_before, settings.prediction_log_dir()
+        )
     except (LookupError, FileNotFoundError) as problem:
         sys.exit(f"stream: {problem}")
     print("\n".join(report.lines()))

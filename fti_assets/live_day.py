@@ -140,8 +140,11 @@ def run_day(
     folder: Path,
     alias: str = "intraday_champion",
     minutes_before: Sequence[int] = (360, 120, 30),
+    prediction_log: Path | None = None,
 ) -> DayReport:
-    """Replay `day` live in `folder` (replaced) and report; `speed` is replayed seconds per second."""
+    """Replay `day` live in `folder` (replaced) and report; `speed` is replayed seconds per second.
+    With `prediction_log`, every answer is logged as the service logs its answers, so
+    inference/online_predictions and the monitoring models see both systems side by side."""
     warehouse = settings.warehouse_path()
     start, end = replay_clock(day - dt.timedelta(days=1)), replay_clock(day)
     if folder.exists():
@@ -167,7 +170,7 @@ def run_day(
     batches: list[Batch] = []
     stop = threading.Event()
     streaming = threading.Thread(target=processor.run, args=(stop,), kwargs={"on_batch": batches.append})
-    server = Server(warehouse, store_path, settings.model_store_path(), None, alias=alias)
+    server = Server(warehouse, store_path, settings.model_store_path(), prediction_log, alias=alias)
     source = replay.Replay(events, speed)
     playing = threading.Thread(target=source.play, args=(log,))
     answers: list[Answer] = []
@@ -197,6 +200,7 @@ def run_day(
     try:
         batches.extend(processor.drain())
     finally:
+        server.stop()
         processor.close()
         log.close()
     wall = time.perf_counter() - started

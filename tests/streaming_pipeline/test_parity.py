@@ -4,6 +4,7 @@ for every key at every event time of that day, the row dbt built offline for tha
 import datetime as dt
 import json
 
+from fti_assets.feature_views.declared import VIEWS
 from fti_assets.feature_views.online import replay_clock
 from fti_assets.stateful import event_log, online_store
 from fti_assets.streaming_pipeline import replay
@@ -43,3 +44,8 @@ def test_every_key_at_every_event_time_of_a_day_equals_the_offline_row(day_event
         relation = streamed.group.relation
         of_the_day = sum(1 for (_, at) in offline[relation] if day_start <= at < replay_clock(DAY))
         assert compared[relation] == of_the_day > 0, relation
+
+
+def test_every_streamed_group_of_every_view_has_its_online_definition():
+    declared = {g.relation for view in VIEWS.values() for g in view.groups if g.streamed}
+    assert declared == {s.group.relation for s in STREAMED_GROUPS}
