@@ -30,7 +30,6 @@ sys.path.insert(0, str(REPO))
 
 from fti_assets import manifest, settings  # noqa: E402
 from fti_assets.feature_views.compatibility import check_fingerprint  # noqa: E402
-from fti_assets.feature_views.declared import view_named  # noqa: E402
 from fti_assets.live_day import run_day  # noqa: E402
 from fti_assets.stateful import event_log, registry  # noqa: E402
 from fti_assets.stateful.warehouse import connect  # noqa: E402

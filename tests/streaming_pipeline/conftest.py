@@ -9,6 +9,7 @@ import pytest
 from fti_assets.feature_views.online import replay_clock
 from fti_assets.streaming_pipeline import replay
 from fti_assets.streaming_pipeline.aggregates import STREAMED_GROUPS
+from tests.online_pipeline.conftest import online  # noqa: F401 (a fixture: the scored copy with its online store)
 
 DAY = dt.date(2013, 1, 3)
 

@@ -12,7 +12,7 @@ from fti_assets import settings
 from fti_assets.runner import failure_messages, run_window
 from fti_assets.stateful import event_log
 from tests.conftest import DAY
-from tests.online_pipeline.conftest import online, serving  # noqa: F401 (online is a fixture)
+from tests.online_pipeline.conftest import serving
 
 
 def flight_events(n: int) -> list[dict]:
