@@ -8,6 +8,8 @@ same cutoff). Prints, in one run:
   flights of the same test period, each through its own feature view (goal at 2 h: +0.05);
 - freshness: one day replayed live (`fti stream`'s machinery) at `--speed`: event pushed to
   the log -> its online feature committed, p50/p99 (goal p99 <= 1 s), with request latencies;
+- freshness under load: January's events offered at `--rate` events per second (5,000: the
+  ingestion goal), consumed as they arrive: p50/p99 of the same lag;
 - ingestion: a whole year's events appended to the event log and consumed into the online
   store, events per second (goal >= 5,000), against the floor of appending them to the log alone.
 
@@ -19,6 +21,7 @@ import datetime as dt
 import json
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -110,6 +113,36 @@ def ingestion(warehouse: Path, folder: Path) -> dict:
     }
 
 
+def freshness_under_load(warehouse: Path, folder: Path, rate: float) -> dict:
+    """January's events replayed at `rate` events per second on average, the stream processor
+    consuming beside the replay: event appended -> its online row committed."""
+    with connect(warehouse, read_only=True) as connection:
+        events = replay.read_events(connection, dt.datetime(2013, 1, 1, 5), dt.datetime(2013, 2, 1, 5))
+    speed = (events[-1].event_at - events[0].event_at).total_seconds() / (len(events) / rate)
+    log = event_log.connect(folder / "load.sqlite")
+    processor = Processor(folder / "load.sqlite", folder / "load_online.sqlite")
+    batches, stop = [], threading.Event()
+    consuming = threading.Thread(target=processor.run, args=(stop,), kwargs={"on_batch": batches.append})
+    consuming.start()
+    started = time.perf_counter()
+    replay.Replay(events, speed).play(log)
+    played = time.perf_counter() - started
+    while sum(b.events for b in batches) < len(events):
+        time.sleep(0.01)
+    stop.set()
+    consuming.join()
+    processor.close()
+    log.close()
+    lags = np.array([
+        (b.committed_at - event_log.from_microseconds(r)).total_seconds() * 1000 for b in batches for r in b.received_at
+    ])
+    return {
+        "events": len(events),
+        "offered_events_per_second": len(events) / played,
+        "freshness_ms": {q: float(np.percentile(lags, q)) for q in (50, 99, 100)},
+    }
+
+
 def freshness(day: dt.date, speed: float, folder: Path) -> dict:
     report = run_day(day, speed, folder)
     latencies = np.array([a.latency_ms for a in report.answers])
@@ -128,6 +161,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--day", default="2013-12-17", help="the day replayed live for freshness")
     parser.add_argument("--speed", type=float, default=3600.0, help="replayed seconds per second for that day")
+    parser.add_argument("--rate", type=float, default=5000.0, help="events per second offered in the load test")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
     warehouse = settings.warehouse_path()
@@ -143,6 +177,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         results["freshness"] = freshness(dt.date.fromisoformat(args.day), args.speed, Path(folder) / "day")
         print("\n".join(results["freshness"]["lines"]))
+        results["freshness_under_load"] = freshness_under_load(warehouse, Path(folder), args.rate)
+        f = results["freshness_under_load"]
+        print(
+            f"freshness under load: {f['events']:,} events (January) offered at "
+            f"{f['offered_events_per_second']:,.0f}/s: p50 {f['freshness_ms'][50]:.0f} ms, "
+            f"p99 {f['freshness_ms'][99]:.0f} ms, max {f['freshness_ms'][100]:.0f} ms"
+        )
         results["ingestion"] = ingestion(warehouse, Path(folder))
     i = results["ingestion"]
     print(
