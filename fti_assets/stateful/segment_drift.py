@@ -180,41 +180,51 @@ def thresholds(
         rows, columns=["feature", "baseline", "segment_by", "segment", "center", "threshold", "calibration_days"]
     ).assign(model_version=model_version, window_days=window_days, min_past_days=min_past_days)
     columns = ["model_version", "day", "feature", "segment", "value", "flights"]
-    values = pd.concat(daily, ignore_index=True).assign(model_version=model_version)[columns] if daily else pd.DataFrame(columns=columns)
-    return table, values
+    if not daily:
+        return table, pd.DataFrame(columns=columns)
+    return table, pd.concat(daily, ignore_index=True).assign(model_version=model_version)[columns]
 
 
-def statistics(
-    rows: pd.DataFrame, thresholds_table: pd.DataFrame, training_values: pd.DataFrame
-) -> pd.DataFrame:
+def statistics(rows: pd.DataFrame, thresholds_table: pd.DataFrame, training_values: pd.DataFrame) -> pd.DataFrame:
     """What mon_segment_drift reports for the days of `rows` (scored rows with their segment
     columns), from a version's stored thresholds and training values: one row per day, feature
-    and airport ("other airports"), or per day and feature ("own past", segment NULL)."""
+    and airport ("other airports"), or per day and feature ("own past", segment None)."""
     frames = []
     for (feature, baseline, segment_by), stored in thresholds_table.groupby(["feature", "baseline", "segment_by"]):
         values = segment_values(rows, feature, tuple(segment_by.split(",")))
         if baseline == OTHER_AIRPORTS:
-            gaps = airport_gaps(values).merge(stored[["segment", "center", "threshold"]], on="segment")
-            frames.append(gaps.assign(statistic=(gaps["gap"] - gaps["center"]).abs(), moved_segments=None))
+            judged = _against_other_airports(values, stored)
         else:
-            days = set(values["day"])
-            history = training_values.loc[
-                (training_values["feature"] == feature) & ~training_values["day"].isin(days), ["day", "segment", "value", "flights"]
-            ]
-            moves = own_past_moves(pd.concat([history, values], ignore_index=True), *stored[["window_days", "min_past_days"]].iloc[0])
-            shares = moved_share(moves[moves["day"].isin(days)])
-            frames.append(
-                shares.rename(columns={"share": "statistic"}).assign(segment=None, threshold=stored["threshold"].iloc[0])
-            )
-        frames[-1] = frames[-1].assign(feature=feature, baseline=baseline)
+            judged = _against_own_past(values, stored.iloc[0], training_values[training_values["feature"] == feature])
+        frames.append(judged.assign(feature=feature, baseline=baseline))
     columns = ["day", "feature", "baseline", "segment", "statistic", "threshold", "moved_segments"]
-    if not frames:
-        return pd.DataFrame(columns=[*columns, "is_alarm"])
-    result = pd.concat(frames, ignore_index=True)[columns]
-    return result.assign(is_alarm=result["statistic"] > result["threshold"])
+    result = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    return result.assign(is_alarm=(result["statistic"] > result["threshold"]).where(result["threshold"].notna()))
 
 
-def record(connection: duckdb.DuckDBPyConnection, training_rows: pd.DataFrame, groups, features: tuple[str, ...], model_version: int) -> None:
+def _against_other_airports(values: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
+    gaps = airport_gaps(values).merge(stored[["segment", "center", "threshold"]], on="segment")
+    return gaps.assign(statistic=(gaps["gap"] - gaps["center"]).abs(), moved_segments=None)
+
+
+def _against_own_past(values: pd.DataFrame, stored: pd.Series, training_values: pd.DataFrame) -> pd.DataFrame:
+    """The days of `values` against windows of the days before them: training days that were
+    not scored, then scored days."""
+    days = set(values["day"])
+    history = training_values.loc[~training_values["day"].isin(days), ["day", "segment", "value", "flights"]]
+    history = pd.concat([history, values], ignore_index=True)
+    moves = own_past_moves(history, stored["window_days"], stored["min_past_days"])
+    shares = moved_share(moves[moves["day"].isin(days)])
+    return shares.rename(columns={"share": "statistic"}).assign(segment=None, threshold=stored["threshold"])
+
+
+def record(
+    connection: duckdb.DuckDBPyConnection,
+    training_rows: pd.DataFrame,
+    groups,
+    features: tuple[str, ...],
+    model_version: int,
+) -> None:
     """Store a version's segment thresholds and its training days' segment values; the caller's
     transaction (the registration) makes it all or nothing."""
     table, values = thresholds(training_rows, segmented(groups, features), model_version)

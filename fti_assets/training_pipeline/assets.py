@@ -125,8 +125,8 @@ def _snapshot_output(built, view: FeatureView, live: str, dbt_manifest: dict, nu
     group_name="training",
     code_version=code_version.of_modules(
         "training_pipeline/model.py", "training_pipeline/leakage.py", "training_pipeline/champion.py",
-        "feature_views/view.py", "feature_views/declared.py", "stateful/feature_baselines.py", "stateful/segment_drift.py",
-        "constants.py",
+        "feature_views/view.py", "feature_views/declared.py", "stateful/feature_baselines.py",
+        "stateful/segment_drift.py", "constants.py",
     ),
 )
 def flight_disruption_model(
