@@ -101,7 +101,80 @@ FLIGHT_DISRUPTION_V2 = dataclasses.replace(
 # v1 plus an on-demand feature computed from the request: minutes until the scheduled departure.
 FLIGHT_DISRUPTION_V3 = dataclasses.replace(FLIGHT_DISRUPTION_V1, version=3, on_demand=(MINUTES_TO_DEPARTURE,))
 
-VIEWS = {f"{v.name}_v{v.version}": v for v in (FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V2, FLIGHT_DISRUPTION_V3)}
+# Intraday groups: rows at event times within the day, built offline by dbt from the event
+# history (staging.stg_events) and kept current online by the streaming pipeline. TTLs: a
+# plane's and a carrier's day are keyed by the date, so a row is fresh all that day; the
+# origin's last hours go stale when nothing has left for an hour; weather is read hourly.
+PLANE_TODAY_V1 = FeatureGroupRef(
+    name="fg_plane_today",
+    version=1,
+    join_keys=(("tailnum", "tailnum"), ("scheduled_dep_date", "scheduled_dep_date")),
+    columns=(
+        "plane_legs_departed_today", "plane_legs_unarrived_today", "plane_last_dep_delay_minutes_today",
+        "plane_last_arr_delay_minutes_today", "plane_max_dep_delay_minutes_today",
+    ),
+    ttl=dt.timedelta(days=1),
+    streamed=True,
+)
+
+ORIGIN_DEPARTURES_RECENT_V1 = FeatureGroupRef(
+    name="fg_origin_departures_recent",
+    version=1,
+    join_keys=(("origin", "origin"),),
+    columns=(
+        "origin_departures_1h", "origin_mean_dep_delay_minutes_1h", "origin_departures_3h",
+        "origin_mean_dep_delay_minutes_3h", "origin_delayed_share_3h", "origin_cancellations_3h",
+    ),
+    ttl=dt.timedelta(hours=1),
+    streamed=True,
+)
+
+CARRIER_ORIGIN_TODAY_V1 = FeatureGroupRef(
+    name="fg_carrier_origin_today",
+    version=1,
+    join_keys=(("carrier", "carrier"), ("origin", "origin"), ("scheduled_dep_date", "scheduled_dep_date")),
+    columns=(
+        "carrier_origin_departures_today", "carrier_origin_mean_dep_delay_minutes_today",
+        "carrier_origin_delayed_share_today", "carrier_origin_cancellations_today",
+    ),
+    ttl=dt.timedelta(days=1),
+    streamed=True,
+)
+
+ORIGIN_WEATHER_LATEST_V1 = FeatureGroupRef(
+    name="fg_origin_weather_latest",
+    version=1,
+    join_keys=(("origin", "origin"),),
+    columns=(
+        "temp_f", "dewpoint_f", "humidity_pct", "wind_speed_mph", "wind_gust_mph", "precip_inches",
+        "pressure_mb", "visibility_miles",
+    ),
+    ttl=dt.timedelta(hours=2),
+    streamed=True,
+)
+
+# The online model: predicted at any time before departure (the spine samples 6 h, 2 h and
+# 30 min), from the daily history groups and the intraday ones; its own aliases.
+FLIGHT_DISRUPTION_INTRADAY_V1 = FeatureView(
+    name="flight_disruption_intraday",
+    version=1,
+    spine_relation="flight_spine_intraday_v1",
+    keys=("flight_id", "scheduled_dep_date", "minutes_before_departure"),
+    spine_features=FLIGHT_DISRUPTION_V1.spine_features,
+    categorical_features=FLIGHT_DISRUPTION_V1.categorical_features,
+    label="is_disrupted",
+    groups=(
+        ROUTE_HISTORY_V1, CARRIER_ORIGIN_HISTORY_V1, PLANE_TODAY_V1, ORIGIN_DEPARTURES_RECENT_V1,
+        CARRIER_ORIGIN_TODAY_V1, ORIGIN_WEATHER_LATEST_V1,
+    ),
+    on_demand=(MINUTES_TO_DEPARTURE,),
+    system="intraday",
+)
+
+VIEWS = {
+    f"{v.name}_v{v.version}": v
+    for v in (FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V2, FLIGHT_DISRUPTION_V3, FLIGHT_DISRUPTION_INTRADAY_V1)
+}
 
 
 def view_named(name: str) -> FeatureView:

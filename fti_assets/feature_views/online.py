@@ -125,6 +125,7 @@ class OnlineView:
             "origin": request.origin,
             "dest": request.dest,
             "tailnum": request.tailnum,
+            "scheduled_dep_date": request.scheduled_dep_local.date().isoformat(),
         }
         return [None if (e := entity(g, values)) is None else f"{g.relation}:{e}" for g in self.groups]
 

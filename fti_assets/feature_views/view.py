@@ -32,6 +32,8 @@ class FeatureGroupRef:
     columns: tuple[str, ...]
     ttl: dt.timedelta
     event_time: str = "event_at"
+    # Kept current online by the streaming pipeline from events, not by the daily materialization.
+    streamed: bool = False
 
     @property
     def relation(self) -> str:
@@ -52,6 +54,9 @@ class FeatureView:
     groups: tuple[FeatureGroupRef, ...]
     prediction_time: str = "prediction_at"
     on_demand: tuple[OnDemandFeature, ...] = ()
+    # Which system's aliases its models take: "batch" (champion, challenger) or another
+    # (e.g. "intraday": intraday_champion, intraday_challenger).
+    system: str = "batch"
 
     def __post_init__(self) -> None:
         unknown = set(self.categorical_features) - set(self.spine_features)
@@ -229,6 +234,12 @@ def _declaration(view: FeatureView) -> dict[str, Any]:
     declared = dataclasses.asdict(view)
     for group in declared["groups"]:
         group["ttl"] = group["ttl"].total_seconds()
+        # Fields added later are declared only where they differ from their default, so the
+        # views declared before them keep their fingerprints.
+        if not group["streamed"]:
+            group.pop("streamed")
+    if view.system == "batch":
+        declared.pop("system")
     # Views without on-demand features keep the declaration (and fingerprint) they had before
     # the field existed; with them, the fingerprint covers each function's source.
     declared.pop("on_demand")

@@ -16,7 +16,7 @@ from fti_assets.resources import WAREHOUSE_POOL, WarehouseResource
 ONLINE_FEATURES = dg.AssetKey(["online", "online_features"])
 ROWS_CHECK = "check_online_rows_match_features"
 FRESHNESS_CHECK = "check_online_features_fresh"
-LIVE_ALIASES = ("champion", "challenger")
+LIVE_ALIASES = ("champion", "challenger", "intraday_champion", "intraday_challenger")
 
 FEATURE_KEYS = list(
     dict.fromkeys(
@@ -53,7 +53,7 @@ def online_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     """One row per entity key per group a live model reads: its latest as of the end of the partition's last day."""
     from fti_assets import manifest
     from fti_assets.feature_views.declared import view_named
-    from fti_assets.feature_views.online import replay_clock, served_groups
+    from fti_assets.feature_views.online import replay_clock
     from fti_assets.online_pipeline import materialize
     from fti_assets.stateful import online_store, registry
 
@@ -73,8 +73,8 @@ def online_features(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             }.values()
         )
         done = materialize.materialize(connection, store, views, manifest.load(), clock)
-        groups = list({g.relation: g for view in views for g in served_groups(view)}.values())
-        expected = materialize.expected_counts(connection, groups, clock, views[0].spine_relation)
+        groups = materialize.materialized_groups(views)
+        expected = materialize.expected_counts(connection, groups, clock, materialize.routes_spine(views))
     stats = online_store.relation_stats(store)
     stored = {relation: stats.get(relation, (0, None))[0] for relation in expected}
     wrong = [f"{r}: {stored[r]} stored, {n} in the warehouse" for r, n in expected.items() if stored[r] != n]

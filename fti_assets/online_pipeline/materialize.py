@@ -61,6 +61,18 @@ def latest_rows(
     return rows
 
 
+def materialized_groups(views: Sequence[FeatureView]) -> list[FeatureGroupRef]:
+    """The groups the views read that this materialization writes: all but the streamed ones,
+    which the streaming pipeline keeps current from events (and this write leaves alone)."""
+    return list({g.relation: g for view in views for g in served_groups(view) if not g.streamed}.values())
+
+
+def routes_spine(views: Sequence[FeatureView]) -> str:
+    """The spine the routes lookup reads: every spine carries each flight's scheduled distance
+    from the same flights, so any one gives the same routes; the first by name, for stability."""
+    return min(view.spine_relation for view in views)
+
+
 def materialize(
     connection: duckdb.DuckDBPyConnection,
     store: Path,
@@ -69,13 +81,12 @@ def materialize(
     clock: dt.datetime,
     now: dt.datetime | None = None,
 ) -> Materialized:
-    """Bring the store to the state at `clock` for the groups `views` read (one transaction,
-    only changed keys written), recording each view's live fingerprint and its parts."""
-    groups = list({g.relation: g for view in views for g in served_groups(view)}.values())
-    spines = {view.spine_relation for view in views}
-    if len(spines) > 1:
-        raise ValueError(f"the served views read several spines {sorted(spines)}; the routes lookup needs one")
-    rows = latest_rows(connection, groups, clock, spines.pop()) if spines else {}
+    """Bring the store to the state at `clock` for the groups `views` read, except the streamed
+    ones (one transaction, only changed keys written), recording each view's live fingerprint
+    and its parts."""
+    groups = materialized_groups(views)
+    streamed = {g.relation for view in views for g in view.groups if g.streamed}
+    rows = latest_rows(connection, groups, clock, routes_spine(views)) if views else {}
     names = {f"{view.name}_v{view.version}": view for view in views}
     meta = {
         "materialized_at": (now or dt.datetime.now(dt.UTC).replace(tzinfo=None)).isoformat(),
@@ -83,7 +94,7 @@ def materialize(
         "rows": {relation: len(r) for relation, r in rows.items()},
     }
     fingerprints = {name: fingerprint(view, manifest) for name, view in names.items()}
-    summary = online_store.write(store, rows, fingerprints, clock.isoformat(), meta)
+    summary = online_store.write(store, rows, fingerprints, clock.isoformat(), meta, keep=streamed)
     return Materialized(summary, clock, sorted(names))
 
 

@@ -16,7 +16,7 @@ import dataclasses
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ DDL = (
     "create table if not exists state (id integer primary key check (id = 1), version integer not null, "
     "clock text not null, meta text not null)",
     "create table if not exists served_views (name text primary key, fingerprint text not null) without rowid",
+    # How far each stream consumer has read its event log: written with the rows it produced.
+    "create table if not exists stream_offsets (consumer text primary key, seq integer not null) without rowid",
 )
 
 # (entity key, event time in microseconds since the epoch, UTC, values as a JSON array)
@@ -61,11 +63,16 @@ def _connect(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
 
 
 def write(
-    path: Path, rows: Mapping[str, Iterable[Row]], fingerprints: Mapping[str, str], clock: str, meta: Mapping[str, Any]
+    path: Path,
+    rows: Mapping[str, Iterable[Row]],
+    fingerprints: Mapping[str, str],
+    clock: str,
+    meta: Mapping[str, Any],
+    keep: Collection[str] = (),
 ) -> WriteSummary:
     """Make the store hold exactly `rows` for each relation given (relations not given are
-    dropped), writing only the keys whose row changed; record the served views' fingerprints,
-    the clock and `meta` as the new state."""
+    dropped, except those in `keep`: the streamed ones), writing only the keys whose row
+    changed; record the served views' fingerprints, the clock and `meta` as the new state."""
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = _connect(path)
     try:
@@ -78,7 +85,7 @@ def write(
             for key, event_at, vals in connection.execute("select key, event_at, vals from feature_rows"):
                 relation, _, entity = key.partition(":")
                 stored.setdefault(relation, {})[entity] = (event_at, vals)
-            for relation in set(stored) - set(rows):
+            for relation in set(stored) - set(rows) - set(keep):
                 connection.execute(
                     "delete from feature_rows where key >= ? and key < ?", (f"{relation}:", f"{relation};")
                 )
@@ -106,6 +113,37 @@ def write(
     finally:
         connection.close()
     return WriteSummary(version, written, deleted, unchanged)
+
+
+def stream_writer(path: Path) -> sqlite3.Connection:
+    """A connection for a stream consumer's writes (`apply_stream`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = _connect(path)
+    for statement in DDL:
+        connection.execute(statement)
+    return connection
+
+
+def stream_offset(connection: sqlite3.Connection, consumer: str) -> int:
+    row = connection.execute("select seq from stream_offsets where consumer = ?", (consumer,)).fetchone()
+    return row[0] if row else 0
+
+
+def apply_stream(connection: sqlite3.Connection, rows: Mapping[str, Iterable[Row]], consumer: str, seq: int) -> None:
+    """Replace the given keys' rows and move the consumer's offset to `seq`, in one transaction:
+    the rows and the offset that produced them are stored together or not at all."""
+    connection.execute("begin immediate")
+    try:
+        for relation, new_rows in rows.items():
+            connection.executemany(
+                "insert or replace into feature_rows values (?, ?, ?)",
+                [(store_key(relation, entity), event_at, vals) for entity, event_at, vals in new_rows],
+            )
+        connection.execute("insert or replace into stream_offsets values (?, ?)", (consumer, seq))
+        connection.execute("commit")
+    except BaseException:
+        connection.execute("rollback")
+        raise
 
 
 def read_state(path: Path) -> tuple[int, dict[str, Any]]:

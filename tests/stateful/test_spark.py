@@ -55,8 +55,10 @@ def assert_same_rows(duck: pd.DataFrame, spark: pd.DataFrame, keys: list[str]) -
         assert bool(np.all(same)), f"{column}: {left[~same].head(3).tolist()} (DuckDB) != {right[~same].head(3).tolist()} (Spark)"
 
 
-def test_every_feature_table_is_compared():
-    assert set(FEATURE_TABLES) == {r for v in VIEWS.values() for r in (v.spine_relation, *(g.relation for g in v.groups))}
+def test_every_batch_feature_table_is_compared():
+    """Every table of the batch views; the intraday (streaming) view is built on DuckDB only."""
+    batch = [v for v in VIEWS.values() if v.system == "batch"]
+    assert set(FEATURE_TABLES) == {r for v in batch for r in (v.spine_relation, *(g.relation for g in v.groups))}
 
 
 @pytest.mark.parametrize("table", FEATURE_TABLES)

@@ -1,0 +1,28 @@
+-- Streaming runs on DuckDB (docs/streaming.md); the Spark target builds the batch system.
+{{ config(enabled=target.type == 'duckdb') }}
+-- One row per origin airport and departure event time (a departure or a cancellation): the
+-- departures of the hour and of the three hours up to and including that instant.
+with events as (
+    select * from {{ ref('stg_events') }}
+    where event_type in ('departed', 'cancelled')
+),
+
+windowed as (
+    select
+        origin,
+        event_at,
+        cast(count(*) filter (where event_type = 'departed') over last_1h as integer) as origin_departures_1h,
+        avg(dep_delay_minutes) over last_1h as origin_mean_dep_delay_minutes_1h,
+        cast(count(*) filter (where event_type = 'departed') over last_3h as integer) as origin_departures_3h,
+        avg(dep_delay_minutes) over last_3h as origin_mean_dep_delay_minutes_3h,
+        avg(case when dep_delay_minutes >= 15 then 1.0 else 0.0 end) filter (where event_type = 'departed') over last_3h
+            as origin_delayed_share_3h,
+        cast(count(*) filter (where event_type = 'cancelled') over last_3h as integer) as origin_cancellations_3h
+    from events
+    window
+        last_1h as (partition by origin order by event_at range between interval 1 hour preceding and current row),
+        last_3h as (partition by origin order by event_at range between interval 3 hours preceding and current row)
+)
+
+-- Peers (events at the same instant) share a frame: their rows are equal.
+select distinct * from windowed

@@ -1,0 +1,154 @@
+"""The event log: every flight and weather event streamed in, once per id, in an embedded SQLite file.
+
+Producers (the replay source, the service's push endpoint, `append` from Python) add events;
+the streaming pipeline consumes them in arrival order (`seq`) to update the online store, and
+lands them in the warehouse (raw.stream_events) for the next batch build. Appending never
+touches the warehouse, so a push is never blocked by a batch build, and an event delivered
+twice is stored once (its id is unique): replaying a stream changes nothing twice.
+"""
+
+import dataclasses
+import datetime as dt
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fti_assets import constants
+
+EVENT_TYPES = ("departed", "arrived", "cancelled", "observed")
+FLIGHT_FIELDS = ("flight_id", "scheduled_dep_at", "carrier", "origin", "dest", "tailnum",
+                 "dep_delay_minutes", "arr_delay_minutes")
+WEATHER_FIELDS = ("temp_f", "dewpoint_f", "humidity_pct", "wind_speed_mph", "wind_gust_mph", "precip_inches",
+                  "pressure_mb", "visibility_miles")
+LOCAL_TIMEZONE = ZoneInfo(constants.LOCAL_TIMEZONE)
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One event, as staging.stg_events holds it. Timestamps are naive UTC. `partition_date` is
+    the local date of the flight's scheduled departure, or of the observation."""
+
+    event_id: str
+    event_type: str
+    event_at: dt.datetime
+    partition_date: dt.date
+    flight_id: str | None = None
+    scheduled_dep_at: dt.datetime | None = None
+    carrier: str | None = None
+    origin: str | None = None
+    dest: str | None = None
+    tailnum: str | None = None
+    dep_delay_minutes: float | None = None
+    arr_delay_minutes: float | None = None
+    temp_f: float | None = None
+    dewpoint_f: float | None = None
+    humidity_pct: float | None = None
+    wind_speed_mph: float | None = None
+    wind_gust_mph: float | None = None
+    precip_inches: float | None = None
+    pressure_mb: float | None = None
+    visibility_miles: float | None = None
+
+
+COLUMNS = tuple(f.name for f in dataclasses.fields(Event))
+
+
+def local_date(at: dt.datetime) -> dt.date:
+    return at.replace(tzinfo=dt.UTC).astimezone(LOCAL_TIMEZONE).date()
+
+
+def flight_id(carrier: str, flight_number: int, origin: str, scheduled_dep_at: dt.datetime) -> str:
+    """The spine's key (stg_flights): carrier, number, origin and local date of the departure."""
+    return f"{carrier}-{flight_number}-{origin}-{local_date(scheduled_dep_at).isoformat()}"
+
+
+def microseconds(at: dt.datetime) -> int:
+    return (at - EPOCH) // dt.timedelta(microseconds=1)
+
+
+def from_microseconds(us: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(microseconds=us)
+
+
+DDL = (
+    "create table if not exists events (seq integer primary key autoincrement, event_id text not null unique, "
+    "event_type text not null, event_at integer not null, partition_date text not null, flight_id text, "
+    "scheduled_dep_at integer, carrier text, origin text, dest text, tailnum text, dep_delay_minutes real, "
+    "arr_delay_minutes real, temp_f real, dewpoint_f real, humidity_pct real, wind_speed_mph real, "
+    "wind_gust_mph real, precip_inches real, pressure_mb real, visibility_miles real, received_at integer not null)",
+    # The scopes the streaming aggregates recompute a key from.
+    "create index if not exists events_by_origin on events (origin, event_at)",
+    "create index if not exists events_by_plane_day on events (tailnum, partition_date)",
+    "create index if not exists events_by_carrier_origin_day on events (carrier, origin, partition_date)",
+)
+_INSERT = (
+    f"insert or ignore into events ({', '.join(COLUMNS)}, received_at) values ({', '.join('?' * (len(COLUMNS) + 1))})"
+)
+_SELECT = f"select seq, received_at, {', '.join(COLUMNS)} from events"
+
+
+def connect(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    connection.execute("pragma journal_mode=wal")
+    connection.execute("pragma synchronous=normal")
+    for statement in DDL:
+        connection.execute(statement)
+    return connection
+
+
+def _row(event: Event, received_us: int) -> tuple:
+    values = []
+    for name in COLUMNS:
+        value = getattr(event, name)
+        if isinstance(value, dt.datetime):
+            value = microseconds(value)
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        values.append(value)
+    return (*values, received_us)
+
+
+def event_from_row(row: Sequence) -> Event:
+    """An Event from a stored row (COLUMNS, in order)."""
+    values = dict(zip(COLUMNS, row, strict=True))
+    values["event_at"] = from_microseconds(values["event_at"])
+    values["partition_date"] = dt.date.fromisoformat(values["partition_date"])
+    if values["scheduled_dep_at"] is not None:
+        values["scheduled_dep_at"] = from_microseconds(values["scheduled_dep_at"])
+    return Event(**values)
+
+
+def append(connection: sqlite3.Connection, events: Iterable[Event], received_at: dt.datetime | None = None) -> int:
+    """Store the events whose ids are new, in one transaction; returns how many were new."""
+    received = microseconds(received_at or dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    rows = [_row(e, received) for e in events]
+    connection.execute("begin immediate")
+    try:
+        before = connection.total_changes
+        connection.executemany(_INSERT, rows)
+        added = connection.total_changes - before
+        connection.execute("commit")
+    except BaseException:
+        connection.execute("rollback")
+        raise
+    return added
+
+
+def read_after(connection: sqlite3.Connection, seq: int, limit: int) -> list[tuple[int, int, Event]]:
+    """Up to `limit` events stored after `seq`, in the order they arrived: (seq, received_at
+    in microseconds, event)."""
+    rows = connection.execute(f"{_SELECT} where seq > ? order by seq limit ?", (seq, limit)).fetchall()
+    return [(row[0], row[1], event_from_row(row[2:])) for row in rows]
+
+
+def scope(connection: sqlite3.Connection, where: str, parameters: Sequence) -> list[Event]:
+    """The events matching `where` (over the indexed columns), in event-time order."""
+    rows = connection.execute(f"{_SELECT} where {where} order by event_at, event_id", parameters).fetchall()
+    return [event_from_row(row[2:]) for row in rows]
+
+
+def last_seq(connection: sqlite3.Connection) -> int:
+    return connection.execute("select coalesce(max(seq), 0) from events").fetchone()[0]
