@@ -107,8 +107,11 @@ def segment_values(
 
 
 def airport_gaps(values: pd.DataFrame) -> pd.DataFrame:
-    """Each segment's value minus the median of that day's segment values."""
-    return values.assign(gap=values["value"] - values.groupby("day")["value"].transform("median"))
+    """Each segment's value minus the median of that day's segment values, on days with two
+    segments or more (an airport alone has no neighbour to differ from)."""
+    by_day = values.groupby("day")["value"]
+    gaps = values.assign(gap=values["value"] - by_day.transform("median"))
+    return gaps[by_day.transform("size") >= 2].reset_index(drop=True)
 
 
 def own_past_moves(

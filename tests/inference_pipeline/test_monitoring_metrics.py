@@ -119,10 +119,10 @@ def segment_days(rows: pd.DataFrame, feature: str, keys: list[str]) -> pd.DataFr
 
 
 def airport_figures(training: pd.DataFrame, scored_rows: pd.DataFrame, feature: str) -> dict:
-    """Per day and airport: |day value - airports' median - usual gap|, and the 99th percentile
-    of that over the training days x 1.5."""
+    """Per day and airport, on days with more than one airport: |day value - airports' median -
+    usual gap|, and the 99th percentile of that over the training days x 1.5."""
     usual_gaps, gaps = (
-        d["median"] - d["median"].groupby(level=0).transform("median")
+        (d["median"] - d["median"].groupby(level=0).transform("median"))[d.groupby(level=0)["median"].transform("size") > 1]
         for d in (segment_days(rows, feature, ["origin"]) for rows in (training, scored_rows))
     )
     figures = {}

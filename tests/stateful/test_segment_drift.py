@@ -82,3 +82,11 @@ def test_a_segment_moves_when_further_outside_its_past_range_than_it_is_wide(las
     judged = segment_drift.own_past_moves(values)
     assert judged["day"].tolist() == list(DAYS[7:11])  # a week of past first
     assert judged["moved"].tolist() == [False, False, False, moved]
+
+
+def test_an_airport_alone_that_day_has_no_gap():
+    values = pd.DataFrame(
+        {"day": [DAYS[0]] * 3 + [DAYS[1]], "segment": ["EWR", "JFK", "LGA", "EWR"], "value": [1.0, 2.0, 4.0, 9.0]}
+    )
+    gaps = segment_drift.airport_gaps(values)
+    assert gaps[["day", "segment", "gap"]].values.tolist() == [[DAYS[0], "EWR", -1.0], [DAYS[0], "JFK", 0.0], [DAYS[0], "LGA", 2.0]]

@@ -43,12 +43,14 @@ segment_values as (
     group by all
 ),
 
+-- An airport alone that day has no neighbour to differ from: no row.
 airport_gaps as (
     select
         *,
         value - median(value) over (partition by scheduled_dep_date, model_version, feature) as gap
     from segment_values
     where baseline = 'other airports'
+    qualify count(*) over (partition by scheduled_dep_date, model_version, feature) >= 2
 ),
 
 airports as (
