@@ -12,6 +12,8 @@ from fti_assets import settings
 
 REPLAY_START, REPLAY_END = "2013-01-01", "2013-12-31"
 TRAINING_CUTOFF, SCORING_START = "2013-11-30", "2013-12-01"
+# A scored December weekday, after both models' cutoff: `fti stream` compares them on it.
+STREAM_DAY = "2013-12-17"
 
 
 def _instance():
@@ -29,7 +31,8 @@ def _require(result, what: str) -> None:
 
 
 def run_main(start: str, end: str, cutoff: str, scoring_start: str, verbose: bool = False) -> Path:
-    """Features for the whole replay, a model trained up to the cutoff, the rest scored day by day.
+    """Features for the whole replay, the batch and the intraday models trained up to the cutoff,
+    the rest scored day by day.
 
     Prints one line per job (a progress line while it runs); every event goes to the returned
     log file, and to the terminal too when `verbose`."""
@@ -43,9 +46,14 @@ def run_main(start: str, end: str, cutoff: str, scoring_start: str, verbose: boo
     instance = _instance()
     log_file = settings.warehouse_path().parent / "logs" / f"fti-main-{time.strftime('%Y%m%dT%H%M%S')}.log"
     training = {"ops": {"training_snapshot": {"config": {"cutoff": cutoff}}}}
+    intraday_training = {
+        "ops": {"training_snapshot": {"config": {"cutoff": cutoff, "feature_view": "flight_disruption_intraday_v1"}}}
+    }
     steps = [
         (f"feature_job {start}..{end}", lambda logs: run_window("feature_job", start, end, instance, logs)),
         (f"training_job (cutoff {cutoff})", lambda logs: run_once("training_job", instance, {**training, **logs})),
+        (f"training_job intraday (cutoff {cutoff})",
+         lambda logs: run_once("training_job", instance, {**intraday_training, **logs})),
         (f"inference_job {scoring_start}..{end}",
          lambda logs: run_window("inference_job", scoring_start, end, instance, logs)),
     ]
@@ -71,15 +79,19 @@ def promote(version: int, reason: str) -> None:
             done = rollout.promote(connection, manifest.load(), version, reason)
         except rollout.PromotionRefused as refused:
             sys.exit(f"promote refused: {refused}")
-    print(f"champion: version {done.previous} -> {done.version}, reading {done.feature_view} ({done.reason})")
+    print(f"{done.alias}: version {done.previous} -> {done.version}, reading {done.feature_view} ({done.reason})")
 
 
 def serve(host: str, port: int, alias: str, threshold: float) -> None:
-    """Run the online prediction service until interrupted."""
+    """Run the online prediction service until interrupted, with the streaming pipeline beside
+    it: events pushed to POST /events reach the online store within the second."""
+    import threading
+
     import uvicorn
 
     from fti_assets.online_pipeline.service import create_app
     from fti_assets.online_pipeline.serving import Server
+    from fti_assets.streaming_pipeline.processor import Processor
 
     try:
         server = Server(
@@ -89,7 +101,35 @@ def serve(host: str, port: int, alias: str, threshold: float) -> None:
     except (LookupError, FileNotFoundError) as problem:
         sys.exit(f"serve: {problem}")
     print(f"serving model version {server.served.version} ({alias}) on http://{host}:{port} (docs: /docs)", flush=True)
-    uvicorn.run(create_app(server), host=host, port=port, log_level="warning", access_log=False)
+    processor, stop = Processor(settings.event_log_path(), settings.online_store_path()), threading.Event()
+    streaming = threading.Thread(target=processor.run, args=(stop,), name="streaming-pipeline", daemon=True)
+    streaming.start()
+    try:
+        uvicorn.run(
+            create_app(server, settings.event_log_path()), host=host, port=port, log_level="warning", access_log=False
+        )
+    finally:
+        stop.set()
+        streaming.join()
+        processor.close()
+
+
+def stream(day: str, speed: float, alias: str, minutes_before: list[int]) -> None:
+    """Replay one day live against the online model and print what it measured."""
+    import datetime as dt
+
+    from fti_assets.live_day import run_day
+
+    folder = settings.warehouse_path().parent / "stream" / day
+    print(f"replaying {day} at {speed:g}x into {folder} (events, online store); requests to {alias} "
+          f"at {', '.join(map(str, minutes_before))} min before each departure", flush=True)
+    try:
+        report = run_day(
+            dt.date.fromisoformat(day), speed, folder, alias, minutes_before, settings.prediction_log_dir()
+        )
+    except (LookupError, FileNotFoundError) as problem:
+        sys.exit(f"stream: {problem}")
+    print("\n".join(report.lines()))
 
 
 def skip_day(day: str, reason: str) -> None:
@@ -158,6 +198,18 @@ def main(argv: list[str] | None = None) -> None:
     skip_parser.add_argument("day", help="YYYY-MM-DD")
     skip_parser.add_argument("--reason", required=True, help="kept in validation.replay_days")
     commands.add_parser("verify", help="Re-check every training snapshot and model artifact against its recorded hash.")
+    stream_parser = commands.add_parser(
+        "stream", help="Replay one day live: events stream into the online store, flights are requested at their times."
+    )
+    stream_parser.add_argument("--day", default=STREAM_DAY, help="the local day to replay (YYYY-MM-DD)")
+    stream_parser.add_argument(
+        "--speed", type=float, default=1800.0, help="replayed seconds per second (1800: a day in 48 s)"
+    )
+    stream_parser.add_argument("--alias", default="intraday_champion", help="the registry alias to request")
+    stream_parser.add_argument(
+        "--minutes-before", type=int, nargs="+", default=[360, 120, 30],
+        help="when each flight is requested, in minutes before its scheduled departure",
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=Warning, module="dagster")
 
@@ -167,6 +219,8 @@ def main(argv: list[str] | None = None) -> None:
         serve(args.host, args.port, args.alias, args.threshold)
     if args.command == "skip-day":
         skip_day(args.day, args.reason)
+    if args.command == "stream":
+        stream(args.day, args.speed, args.alias, args.minutes_before)
     if args.command == "verify":
         verify()
     if args.command == "main":

@@ -14,6 +14,7 @@ from fti_assets.inference_pipeline.assets import inference_assets
 from fti_assets.online_pipeline.assets import online_assets
 from fti_assets.progress import progress_logger
 from fti_assets.resources import ModelStoreResource, WarehouseResource
+from fti_assets.streaming_pipeline.assets import streaming_assets
 from fti_assets.training_pipeline.assets import training_assets, training_checks
 
 
@@ -23,7 +24,8 @@ def build() -> dg.Definitions:
     from fti_assets.dbt.assets import dbt_cli, dbt_model_assets
 
     return dg.Definitions(
-        assets=[*raw_assets, dbt_model_assets(), *training_assets, *inference_assets, *online_assets],
+        assets=[*raw_assets, dbt_model_assets(), *training_assets, *inference_assets, *online_assets,
+                *streaming_assets],
         asset_checks=training_checks,
         jobs=JOBS,
         schedules=SCHEDULES,

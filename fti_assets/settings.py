@@ -54,6 +54,12 @@ def online_store_path() -> Path:
     return _configured("FTI_ONLINE_STORE", warehouse_path().parent / "online_store.sqlite")
 
 
+def event_log_path() -> Path:
+    """The event log's SQLite file, beside the warehouse (`FTI_EVENT_LOG` overrides it): what
+    the service's push endpoint and the replay append to, and the streaming pipeline reads."""
+    return _configured("FTI_EVENT_LOG", warehouse_path().parent / "event_log.sqlite")
+
+
 def prediction_log_dir() -> Path:
     """The folder the online service appends its predictions to, beside the warehouse
     (`FTI_PREDICTION_LOG` overrides it); an asset loads it into inference.online_predictions."""

@@ -52,18 +52,21 @@ def render() -> str:
                 "(or the training_job, then the inference_job).",
             ]
             return "\n".join(lines)
-        champion = connection.sql(
-            """select v.version, v.metrics->>'$.test.model.roc_auc', v.metrics->>'$.test.baseline.roc_auc'
+        champions = connection.sql(
+            """select a.alias, v.version, v.metrics->>'$.test.model.roc_auc', v.metrics->>'$.test.baseline.roc_auc'
             from registry.model_versions v join registry.alias_history a
-                on a.version = v.version and a.alias = 'champion' and a.valid_to is null"""
+                on a.version = v.version and a.alias in ('champion', 'intraday_champion') and a.valid_to is null
+            order by a.alias"""
         ).fetchall()
-        if champion:
-            version, auc, baseline = champion[0]
-            lines += [
-                "",
-                f"Champion: model version {version}, test ROC AUC {float(auc):.3f} "
-                f"(route baseline {float(baseline):.3f})",
-            ]
+        if champions:
+            lines.append("")
+        for alias, version, auc, baseline in champions:
+            what = "Champion" if alias == "champion" else "Intraday champion (6 h, 2 h, 30 min before departure)"
+            lines.append(
+                f"{what}: model version {version}, test ROC AUC {float(auc):.3f} (route baseline {float(baseline):.3f})"
+            )
+        if any(alias == "intraday_champion" for alias, *_ in champions):
+            lines.append("A December day live, streamed at 1800x: fti stream --day 2013-12-17")
         for title, sql in QUERIES.items():
             lines += ["", f"{title}:", sql.strip(), "", str(connection.sql(sql))]
     lines += [

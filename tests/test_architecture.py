@@ -7,7 +7,7 @@ from pathlib import Path
 from fti_assets import settings
 
 PACKAGE = settings.REPO_ROOT / "fti_assets"
-PIPELINES = ("feature_pipeline", "training_pipeline", "inference_pipeline", "online_pipeline")
+PIPELINES = ("feature_pipeline", "training_pipeline", "inference_pipeline", "online_pipeline", "streaming_pipeline")
 FORBIDDEN = {
     **{room: tuple(f"fti_assets.{other}" for other in PIPELINES if other != room) for room in PIPELINES},
     "feature_views": ("fti_assets.dbt", *(f"fti_assets.{room}" for room in PIPELINES)),

@@ -53,7 +53,7 @@ def promote_model_version(context: dg.OpExecutionContext, config: PromoteConfig,
             done = rollout.promote(connection, manifest.load(), config.version, config.reason)
         except rollout.PromotionRefused as refused:
             raise dg.Failure(str(refused)) from refused
-    context.log.info(f"champion: version {done.previous} -> {done.version} ({done.feature_view})")
+    context.log.info(f"{done.alias}: version {done.previous} -> {done.version} ({done.feature_view})")
     # Recorded as a materialization of champion_promotion, so the UI shows scoring as stale.
     yield dg.AssetMaterialization(
         asset_key="champion_promotion",

@@ -7,6 +7,8 @@ uvicorn (with uvloop and httptools), so the framework costs a few hundred micros
 
 import datetime as dt
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Literal
 
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
@@ -14,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fti_assets.feature_views.online import FlightRequest
 from fti_assets.online_pipeline.serving import MAX_BATCH, NotServable, Server
+from fti_assets.stateful import event_log
 from fti_assets.stateful.online_store import StoreMissing
 
 
@@ -58,6 +61,44 @@ class Predictions(BaseModel):
     predictions: list[Prediction]
 
 
+class EventIn(BaseModel):
+    """A flight event (departed, arrived, cancelled) or a weather observation, with its own id:
+    sending it twice stores it once. Times carry a UTC offset; a time without one is UTC."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(min_length=1, max_length=200, examples=["departed:UA-1545-EWR-2013-01-01"])
+    event_type: Literal["departed", "arrived", "cancelled", "observed"]
+    event_at: dt.datetime = Field(description="when it happened (departure, arrival, cancellation, observation)")
+    origin: str = Field(pattern=r"^[A-Z]{3}$", examples=["EWR"])
+    carrier: str | None = Field(default=None, pattern=r"^[A-Z0-9]{2}$")
+    flight_number: int | None = Field(default=None, ge=1, le=9999)
+    dest: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    tailnum: str | None = Field(default=None, max_length=10)
+    scheduled_dep_at: dt.datetime | None = None
+    dep_delay_minutes: float | None = None
+    arr_delay_minutes: float | None = None
+    temp_f: float | None = None
+    dewpoint_f: float | None = None
+    humidity_pct: float | None = None
+    wind_speed_mph: float | None = None
+    wind_gust_mph: float | None = None
+    precip_inches: float | None = None
+    pressure_mb: float | None = None
+    visibility_miles: float | None = None
+
+
+class Events(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1, max_length=10_000)
+
+
+class Pushed(BaseModel):
+    accepted: int
+    duplicates: int
+
+
 def _utc(at: dt.datetime) -> dt.datetime:
     return at.astimezone(dt.UTC).replace(tzinfo=None) if at.tzinfo is not None else at
 
@@ -74,7 +115,9 @@ def _request(flight: Flight) -> FlightRequest:
     )
 
 
-def create_app(server: Server) -> FastAPI:
+def create_app(server: Server, events: Path | None = None) -> FastAPI:
+    """The service; with `events` (the event log), also the push endpoint POST /events."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         server.start()
@@ -101,6 +144,20 @@ def create_app(server: Server) -> FastAPI:
     async def predict_batch(batch: Batch, include_features: bool = Query(False)):
         """Up to 1,000 flights, all answered from one state of the store by one model version."""
         return {"predictions": server.predict([_request(f) for f in batch.flights], include_features)}
+
+    if events is not None:
+
+        @app.post("/events", response_model=Pushed)
+        def push(batch: Events):
+            """Events from outside into the event log, all or none (422 naming a bad one); the
+            streaming pipeline turns them into online features within the second."""
+            try:
+                accepted, duplicates = event_log.push(
+                    events, [e.model_dump(exclude_none=True) for e in batch.events]
+                )
+            except event_log.BadEvent as bad:
+                return JSONResponse(status_code=422, content={"detail": str(bad)})
+            return {"accepted": accepted, "duplicates": duplicates}
 
     @app.get("/health")
     async def health():

@@ -80,8 +80,8 @@ DDL = (
     "wind_gust_mph real, precip_inches real, pressure_mb real, visibility_miles real, received_at integer not null)",
     # The scopes the streaming aggregates recompute a key from.
     "create index if not exists events_by_origin on events (origin, event_at)",
-    "create index if not exists events_by_plane_day on events (tailnum, partition_date)",
-    "create index if not exists events_by_carrier_origin_day on events (carrier, origin, partition_date)",
+    "create index if not exists events_by_plane_day on events (tailnum, partition_date, event_at)",
+    "create index if not exists events_by_carrier_origin_day on events (carrier, origin, partition_date, event_at)",
 )
 _INSERT = (
     f"insert or ignore into events ({', '.join(COLUMNS)}, received_at) values ({', '.join('?' * (len(COLUMNS) + 1))})"
@@ -144,11 +144,96 @@ def read_after(connection: sqlite3.Connection, seq: int, limit: int) -> list[tup
     return [(row[0], row[1], event_from_row(row[2:])) for row in rows]
 
 
-def scope(connection: sqlite3.Connection, where: str, parameters: Sequence) -> list[Event]:
-    """The events matching `where` (over the indexed columns), in event-time order."""
-    rows = connection.execute(f"{_SELECT} where {where} order by event_at, event_id", parameters).fetchall()
+def scope(connection: sqlite3.Connection, index: str, where: str, parameters: Sequence) -> list[Event]:
+    """The events matching `where` through `index` (SQLite would pick the origin's index, made
+    for another scope, when the time order matches it), in event-time order."""
+    rows = connection.execute(
+        f"{_SELECT} indexed by {index} where {where} order by event_at, event_id", parameters
+    ).fetchall()
     return [event_from_row(row[2:]) for row in rows]
 
 
 def last_seq(connection: sqlite3.Connection) -> int:
     return connection.execute("select coalesce(max(seq), 0) from events").fetchone()[0]
+
+
+class BadEvent(ValueError):
+    """An event that cannot be stored as it is; the message names the event and the problem."""
+
+
+_REQUIRED = {
+    "departed": ("carrier", "flight_number", "origin", "dest", "scheduled_dep_at", "dep_delay_minutes"),
+    "arrived": ("carrier", "flight_number", "origin", "dest", "scheduled_dep_at", "dep_delay_minutes",
+                "arr_delay_minutes"),
+    "cancelled": ("carrier", "flight_number", "origin", "dest", "scheduled_dep_at"),
+    "observed": ("origin",),
+}
+_LIMITS = {
+    "dep_delay_minutes": (-120, 2880), "arr_delay_minutes": (-180, 2880), "temp_f": (-60, 130),
+    "dewpoint_f": (-80, 100), "humidity_pct": (0, 100), "wind_speed_mph": (0, 250), "wind_gust_mph": (0, 300),
+    "precip_inches": (0, 10), "pressure_mb": (850, 1100), "visibility_miles": (0, 100),
+}
+
+
+def _utc(at: dt.datetime) -> dt.datetime:
+    return at.astimezone(dt.UTC).replace(tzinfo=None) if at.tzinfo is not None else at
+
+
+def make_event(
+    event_id: str,
+    event_type: str,
+    event_at: dt.datetime,
+    origin: str,
+    carrier: str | None = None,
+    flight_number: int | None = None,
+    dest: str | None = None,
+    tailnum: str | None = None,
+    scheduled_dep_at: dt.datetime | None = None,
+    **values: float | None,
+) -> Event:
+    """An event pushed from outside, checked as the delivered days are: the fields its type
+    needs are present and readings are within physical limits (BadEvent names the problem).
+    Times carry a UTC offset or are UTC; the flight's id and day are derived as stg_flights does."""
+    unknown = set(values) - set(_LIMITS)
+    if unknown:
+        raise BadEvent(f"event {event_id!r}: unknown fields {sorted(unknown)}")
+    if event_type not in _REQUIRED:
+        raise BadEvent(f"event {event_id!r}: event_type {event_type!r} is not one of {', '.join(EVENT_TYPES)}")
+    given = {"origin": origin, "carrier": carrier, "flight_number": flight_number, "dest": dest,
+             "scheduled_dep_at": scheduled_dep_at, **values}
+    missing = [name for name in _REQUIRED[event_type] if given.get(name) is None]
+    if missing:
+        raise BadEvent(f"event {event_id!r}: a {event_type} event needs {', '.join(missing)}")
+    for name, value in values.items():
+        low, high = _LIMITS[name]
+        if value is not None and not low <= value <= high:
+            raise BadEvent(f"event {event_id!r}: {name} = {value} is outside [{low}, {high}]")
+    if event_type == "observed":
+        if carrier is not None or flight_number is not None or scheduled_dep_at is not None:
+            raise BadEvent(f"event {event_id!r}: an observed event carries readings, not a flight")
+        if all(values.get(name) is None for name in WEATHER_FIELDS):
+            raise BadEvent(f"event {event_id!r}: an observed event needs at least one reading")
+        at = _utc(event_at)
+        return Event(event_id, event_type, at, local_date(at), origin=origin,
+                     **{name: values.get(name) for name in WEATHER_FIELDS})
+    if any(values.get(name) is not None for name in WEATHER_FIELDS):
+        raise BadEvent(f"event {event_id!r}: a {event_type} event carries no weather readings")
+    scheduled = _utc(scheduled_dep_at)
+    return Event(
+        event_id, event_type, _utc(event_at), local_date(scheduled),
+        flight_id=flight_id(carrier, flight_number, origin, scheduled), scheduled_dep_at=scheduled,
+        carrier=carrier, origin=origin, dest=dest, tailnum=tailnum,
+        dep_delay_minutes=values.get("dep_delay_minutes"), arr_delay_minutes=values.get("arr_delay_minutes"),
+    )
+
+
+def push(path: Path, records: Iterable[dict]) -> tuple[int, int]:
+    """Check every record (`make_event`'s fields) and store them all, or none if one is bad:
+    (events new to the log, events it already held)."""
+    events = [make_event(**record) for record in records]
+    connection = connect(path)
+    try:
+        added = append(connection, events)
+    finally:
+        connection.close()
+    return added, len(events) - added

@@ -138,6 +138,13 @@ def get_version(connection: duckdb.DuckDBPyConnection, version: int) -> ModelVer
     return ModelVersion(*row)
 
 
+def aliases(system: str) -> tuple[str, str]:
+    """A system's (champion, challenger) aliases: the batch system's are `champion` and
+    `challenger`; another system's carry its name (`intraday_champion`), so the two systems'
+    models sit side by side in one registry and one alias history."""
+    return ("champion", "challenger") if system == "batch" else (f"{system}_champion", f"{system}_challenger")
+
+
 def current_alias_version(connection: duckdb.DuckDBPyConnection, alias: str) -> int | None:
     """The version the alias points to now, or None if it was never set."""
     rows = _exists(connection) and connection.execute(
@@ -166,18 +173,23 @@ def set_alias(
 
 
 def record_decision(
-    connection: duckdb.DuckDBPyConnection, version: int, promote: bool, reason: str, now: dt.datetime | None = None
+    connection: duckdb.DuckDBPyConnection,
+    version: int,
+    promote: bool,
+    reason: str,
+    now: dt.datetime | None = None,
+    alias: str = "champion",
 ) -> int | None:
-    """Keep the promotion gate's verdict on a challenger, with why, and move `champion` to it
-    when promoted, in one transaction. A rejected challenger stays registered and queryable
-    (outcome 'rejected'), and the champion is kept. Returns the champion before the decision."""
+    """Keep the promotion gate's verdict on a challenger, with why, and move the champion
+    `alias` to it when promoted, in one transaction. A rejected challenger stays registered and
+    queryable (outcome 'rejected'), and the champion is kept. Returns the champion before the decision."""
     get_version(connection, version)
     ensure_schema(connection)
     at = now or _now()
-    champion = current_alias_version(connection, "champion")
+    champion = current_alias_version(connection, alias)
     with transaction(connection):
         if promote:
-            _move_alias(connection, "champion", version, reason, at)
+            _move_alias(connection, alias, version, reason, at)
         connection.execute(
             f"insert into {SCHEMA}.gate_decisions values (?, ?, ?, ?, ?)",
             [version, at, "promoted" if promote else "rejected", champion, reason],

@@ -107,9 +107,8 @@ def _three_hours_before_latest(connection: sqlite3.Connection, key: Key) -> list
     types = ", ".join(f"'{t}'" for t in DEPARTURES)
     latest = f"(select max(event_at) from events where origin = ? and event_type in ({types}))"
     window_us = 3 * 3600 * 1_000_000
-    return event_log.scope(
-        connection, f"origin = ? and event_type in ({types}) and event_at >= {latest} - {window_us}", (*key, *key)
-    )
+    where = f"origin = ? and event_type in ({types}) and event_at >= {latest} - {window_us}"
+    return event_log.scope(connection, "events_by_origin", where, (*key, *key))
 
 
 STREAMED_GROUPS = (
@@ -118,7 +117,7 @@ STREAMED_GROUPS = (
         counts=lambda e: e.tailnum is not None and e.event_type in ("departed", "arrived"),
         key=lambda e: (e.tailnum, e.partition_date.isoformat()),
         scope=lambda c, k: event_log.scope(
-            c, "tailnum = ? and partition_date = ? and event_type in ('departed', 'arrived')", k
+            c, "events_by_plane_day", "tailnum = ? and partition_date = ? and event_type in ('departed', 'arrived')", k
         ),
         row=plane_today,
     ),
@@ -134,7 +133,10 @@ STREAMED_GROUPS = (
         counts=lambda e: e.event_type in DEPARTURES,
         key=lambda e: (e.carrier, e.origin, e.partition_date.isoformat()),
         scope=lambda c, k: event_log.scope(
-            c, "carrier = ? and origin = ? and partition_date = ? and event_type in ('departed', 'cancelled')", k
+            c,
+            "events_by_carrier_origin_day",
+            "carrier = ? and origin = ? and partition_date = ? and event_type in ('departed', 'cancelled')",
+            k,
         ),
         row=carrier_origin_today,
     ),
@@ -144,6 +146,7 @@ STREAMED_GROUPS = (
         key=lambda e: (e.origin,),
         scope=lambda c, k: event_log.scope(
             c,
+            "events_by_origin",
             "origin = ? and event_type = 'observed' and event_at = "
             "(select max(event_at) from events where origin = ? and event_type = 'observed')",
             (*k, *k),

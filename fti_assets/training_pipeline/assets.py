@@ -136,8 +136,8 @@ def flight_disruption_model(
     warehouse: WarehouseResource,
     model_store: ModelStoreResource,
 ) -> dg.Output[int]:
-    """A registered model version (alias `challenger`) fitted on the snapshot's train period,
-    evaluated on its test period."""
+    """A registered model version (alias `challenger`, or its system's: `intraday_challenger`)
+    fitted on the snapshot's train period, evaluated on its test period."""
     from fti_assets.stateful import feature_baselines, registry, segment_drift
     from fti_assets.stateful import model_store as store
     from fti_assets.training_pipeline import champion, leakage, model, snapshot
@@ -156,8 +156,9 @@ def flight_disruption_model(
         pipeline = model.fit_pipeline(split.train, view, training)
         fit_seconds = time.perf_counter() - started
         evaluation = model.evaluate(pipeline, split, view)
+        champion_alias, challenger_alias = registry.aliases(view.system)
         evaluation["champion"] = champion.champion_on(
-            connection, model_store.resolved_path, manifest.load(), split.test
+            connection, model_store.resolved_path, manifest.load(), split.test, champion_alias
         )
         sha, name = store.save(pipeline, model_store.resolved_path)
 
@@ -184,7 +185,9 @@ def flight_disruption_model(
             artifact_path=name,
             with_version=record_drift_baselines,
         )
-        registry.set_alias(connection, "challenger", version, f"trained on snapshot {training_snapshot['snapshot_id']}")
+        registry.set_alias(
+            connection, challenger_alias, version, f"trained on snapshot {training_snapshot['snapshot_id']}"
+        )
     y, test = model.labels(split.test, view), split.test
     pngs = model.plots(
         y, model.predict_proba(pipeline, test, view), model.baseline_scores(test, evaluation["train_prevalence"])
@@ -254,12 +257,17 @@ def champion_promotion(flight_disruption_model: int, warehouse: WarehouseResourc
 
     decision = _decision(warehouse, flight_disruption_model)
     with warehouse.connect() as connection:
-        previous = registry.record_decision(connection, flight_disruption_model, decision.promote, decision.message)
-        champion = registry.current_alias_version(connection, "champion")
+        row = registry.get_version(connection, flight_disruption_model)
+        alias, _ = registry.aliases(view_named(f"{row.feature_view}_v{row.feature_view_version}").system)
+        previous = registry.record_decision(
+            connection, flight_disruption_model, decision.promote, decision.message, alias=alias
+        )
+        champion = registry.current_alias_version(connection, alias)
     outcome = "promoted" if decision.promote else f"rejected, champion kept (version {champion})"
     return dg.MaterializeResult(
         metadata={
-            "champion": champion or 0, "previous": previous or 0, "challenger": flight_disruption_model,
+            "alias": alias, "champion": champion or 0, "previous": previous or 0,
+            "challenger": flight_disruption_model,
             "outcome": outcome, "reason": decision.message,
         }
     )

@@ -44,12 +44,16 @@ def rows_through_view(connection: duckdb.DuckDBPyConnection, view: FeatureView, 
 
 
 def champion_on(
-    connection: duckdb.DuckDBPyConnection, store: Path, manifest: Mapping[str, Any], evaluation_rows: pd.DataFrame
+    connection: duckdb.DuckDBPyConnection,
+    store: Path,
+    manifest: Mapping[str, Any],
+    evaluation_rows: pd.DataFrame,
+    alias: str = "champion",
 ) -> dict | None:
-    """The current champion's metrics on `evaluation_rows` (the challenger's test period), or None
-    without a champion. A champion whose own features no longer match the live code cannot score
-    anything (scoring refuses it too): its `roc_auc` is then None and the reason is given."""
-    version = registry.current_alias_version(connection, "champion")
+    """The current champion's (`alias`) metrics on `evaluation_rows` (the challenger's test period),
+    or None without a champion. A champion whose own features no longer match the live code cannot
+    score anything (scoring refuses it too): its `roc_auc` is then None and the reason is given."""
+    version = registry.current_alias_version(connection, alias)
     if version is None:
         return None
     row = registry.get_version(connection, version)

@@ -1,4 +1,5 @@
-"""Upgrade and rollback: point `champion` at a chosen model version, if the live features fit it.
+"""Upgrade and rollback: point a system's champion alias (`champion` for the batch system,
+`intraday_champion` for the intraday one) at a chosen model version, if the live features fit it.
 
 A model version names its feature view; scoring builds features with that view. Moving
 `champion` therefore moves the model and the feature version it reads together, and the
@@ -14,8 +15,6 @@ import duckdb
 from fti_assets.feature_views.compatibility import FeatureMismatch, check_fingerprint, compatible_versions
 from fti_assets.stateful import registry
 
-ALIAS = "champion"
-
 
 class PromotionRefused(RuntimeError):
     """The requested version does not exist, or the live features do not match it."""
@@ -27,12 +26,14 @@ class Promotion:
     previous: int | None
     feature_view: str
     reason: str
+    alias: str = "champion"
 
 
 def promote(
     connection: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any], version: int, reason: str = ""
 ) -> Promotion:
-    """Set `champion` to `version` (recorded in registry.alias_history) after checking it can score."""
+    """Set the champion alias of `version`'s system to it (recorded in registry.alias_history)
+    after checking it can score."""
     try:
         model = registry.get_version(connection, version)
     except LookupError:
@@ -49,7 +50,8 @@ def promote(
             if others else "no registered model version matches the live features: retrain"
         )
         raise PromotionRefused(f"model version {version} cannot be champion: {mismatch} ({instead})") from mismatch
-    previous = registry.current_alias_version(connection, ALIAS)
+    alias, _ = registry.aliases(view.system)
+    previous = registry.current_alias_version(connection, alias)
     reason = reason or f"set by hand from version {previous}"
-    registry.set_alias(connection, ALIAS, version, reason)
-    return Promotion(version, previous, f"{view.name} v{view.version}", reason)
+    registry.set_alias(connection, alias, version, reason)
+    return Promotion(version, previous, f"{view.name} v{view.version}", reason, alias)

@@ -65,7 +65,8 @@ def online(scored_copy):
 
 @contextlib.contextmanager
 def serving(poll_seconds: float = 0.1):
-    """`fti serve`'s app on a free 127.0.0.1 port in this process; yields (client, server)."""
+    """`fti serve`'s app (with its push endpoint) on a free 127.0.0.1 port in this process;
+    yields (client, server)."""
     server = Server(
         settings.warehouse_path(), settings.online_store_path(), settings.model_store_path(),
         settings.prediction_log_dir(), poll_seconds=poll_seconds,
@@ -73,7 +74,8 @@ def serving(poll_seconds: float = 0.1):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    http = uvicorn.Server(uvicorn.Config(create_app(server), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(server, settings.event_log_path())
+    http = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=http.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -3,44 +3,14 @@ for every key at every event time of that day, the row dbt built offline for tha
 
 import datetime as dt
 import json
-import math
 
-import duckdb
-import pytest
-
+from fti_assets.feature_views.declared import VIEWS
 from fti_assets.feature_views.online import replay_clock
 from fti_assets.stateful import event_log, online_store
 from fti_assets.streaming_pipeline import replay
 from fti_assets.streaming_pipeline.aggregates import STREAMED_GROUPS
 from fti_assets.streaming_pipeline.processor import Processor
-
-DAY = dt.date(2013, 1, 3)
-
-
-def offline_rows(connection, streamed) -> dict[tuple[str, dt.datetime], tuple]:
-    group = streamed.group
-    keys = [k for _, k in group.join_keys]
-    rows = connection.sql(f"select {', '.join(keys)}, event_at, {', '.join(group.columns)} from features.{group.relation}")
-    found = {}
-    for row in rows.fetchall():
-        key = tuple(str(part) for part in row[: len(keys)])
-        found[(streamed.entity(key), row[len(keys)])] = row[len(keys) + 1 :]
-    return found
-
-
-def same(left, right) -> bool:
-    if left is None or right is None:
-        return left is None and right is None
-    return math.isclose(left, right, rel_tol=1e-12, abs_tol=1e-12)
-
-
-@pytest.fixture(scope="module")
-def day_events(built):
-    _, env = built
-    with duckdb.connect(env["FTI_WAREHOUSE"], read_only=True) as connection:
-        events = replay.read_events(connection, replay_clock(DAY - dt.timedelta(days=2)), replay_clock(DAY))
-        offline = {s.group.relation: offline_rows(connection, s) for s in STREAMED_GROUPS}
-    return events, offline
+from tests.streaming_pipeline.conftest import DAY, same
 
 
 def test_every_key_at_every_event_time_of_a_day_equals_the_offline_row(day_events, tmp_path):
@@ -74,3 +44,8 @@ def test_every_key_at_every_event_time_of_a_day_equals_the_offline_row(day_event
         relation = streamed.group.relation
         of_the_day = sum(1 for (_, at) in offline[relation] if day_start <= at < replay_clock(DAY))
         assert compared[relation] == of_the_day > 0, relation
+
+
+def test_every_streamed_group_of_every_view_has_its_online_definition():
+    declared = {g.relation for view in VIEWS.values() for g in view.groups if g.streamed}
+    assert declared == {s.group.relation for s in STREAMED_GROUPS}

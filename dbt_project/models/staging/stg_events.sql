@@ -5,6 +5,7 @@
 -- event id. A streamed event with the id of a delivered one is the same event: the delivered
 -- row, which passed the day's checks, wins.
 -- depends_on: {{ ref('stg_flights') }}
+-- depends_on: {{ source('raw', 'stream_events') }}
 {%- set landed = adapter.get_relation(database=target.database, schema='raw', identifier='stream_events') if execute else none %}
 
 with flights as (
