@@ -38,3 +38,19 @@ CALENDAR_FEATURES = ("day_of_week", "month_of_year")
 DRIFT_WINDOW_DAYS = 28
 DRIFT_THRESHOLD_QUANTILE = 0.99
 DRIFT_THRESHOLD_MARGIN = 1.5
+
+# Per-segment drift (monitoring.mon_segment_drift), by feature group: the group's values are
+# measured per segment (its join keys), and a shift confined to one segment hides in the whole
+# population. "other airports": each airport's day against the other airports on the same day
+# (a sensor offset stands out against its neighbours, weather over all three does not). "own
+# past": each segment's day against its own DRIFT_WINDOW_DAYS days before it; a segment moved
+# when its value lies further outside that window's range than the range is wide, and the day
+# alarms when the share of flights on moved segments is high (a route's or every route's delays
+# doubling). Thresholds: the same quantile and margin as above, on the training days.
+SEGMENT_DRIFT_BASELINES = {
+    "fg_origin_weather": "other airports",
+    "fg_route_history": "own past",
+    "fg_carrier_origin_history": "own past",
+}
+# A segment is judged against its own past only with at least this many days of it in the window.
+SEGMENT_DRIFT_MIN_PAST_DAYS = 7

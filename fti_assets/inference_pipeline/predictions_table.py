@@ -1,5 +1,5 @@
 """The `inference` schema: predictions and the features they were scored with (drift baselines:
-stateful/feature_baselines.py).
+stateful/feature_baselines.py, stateful/segment_drift.py).
 
 A day is replaced whole inside one transaction, so a reader sees the old day or the new one,
 never half of either, and a re-run never doubles a day.
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 import duckdb
 import pandas as pd
 
-from fti_assets.stateful import feature_baselines
+from fti_assets.stateful import feature_baselines, segment_drift
 from fti_assets.stateful.warehouse import transaction
 
 SCHEMA = "inference"
@@ -54,6 +54,7 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
     _widen_long_scored_features(connection)
     # Monitoring reads the drift tables beside these; a version registered before they existed has none.
     feature_baselines.ensure_schema(connection)
+    segment_drift.ensure_schema(connection)
 
 
 def _columns(connection: duckdb.DuckDBPyConnection, table: str) -> set[str]:

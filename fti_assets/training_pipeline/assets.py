@@ -125,7 +125,8 @@ def _snapshot_output(built, view: FeatureView, live: str, dbt_manifest: dict, nu
     group_name="training",
     code_version=code_version.of_modules(
         "training_pipeline/model.py", "training_pipeline/leakage.py", "training_pipeline/champion.py",
-        "feature_views/view.py", "feature_views/declared.py", "stateful/feature_baselines.py", "constants.py",
+        "feature_views/view.py", "feature_views/declared.py", "stateful/feature_baselines.py",
+        "stateful/segment_drift.py", "constants.py",
     ),
 )
 def flight_disruption_model(
@@ -137,7 +138,7 @@ def flight_disruption_model(
 ) -> dg.Output[int]:
     """A registered model version (alias `challenger`, or its system's: `intraday_challenger`)
     fitted on the snapshot's train period, evaluated on its test period."""
-    from fti_assets.stateful import feature_baselines, registry
+    from fti_assets.stateful import feature_baselines, registry, segment_drift
     from fti_assets.stateful import model_store as store
     from fti_assets.training_pipeline import champion, leakage, model, snapshot
 
@@ -160,6 +161,12 @@ def flight_disruption_model(
             connection, model_store.resolved_path, manifest.load(), split.test, champion_alias
         )
         sha, name = store.save(pipeline, model_store.resolved_path)
+
+        def record_drift_baselines(version: int) -> None:
+            """The drift baselines (the snapshot's distributions) exist exactly when the version does."""
+            feature_baselines.record(connection, frame, view.numeric_features, version)
+            segment_drift.record(connection, frame, view.groups, view.numeric_features, version)
+
         inputs = _latest_versions(
             context.instance, [context.asset_key_for_input("training_snapshot"), *_feature_keys(view)]
         )
@@ -176,8 +183,7 @@ def flight_disruption_model(
             metrics={**evaluation, "fit_seconds": fit_seconds},
             artifact_sha256=sha,
             artifact_path=name,
-            # The drift baseline (the snapshot's feature distribution) exists exactly when the version does.
-            with_version=lambda version: feature_baselines.record(connection, frame, view.numeric_features, version),
+            with_version=record_drift_baselines,
         )
         registry.set_alias(
             connection, challenger_alias, version, f"trained on snapshot {training_snapshot['snapshot_id']}"

@@ -1,13 +1,18 @@
 """Every monitoring metric (dbt SQL) equals scikit-learn's or numpy's on the same rows."""
 
+import os
+import subprocess
+
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
-from fti_assets.constants import CALENDAR_FEATURES
+from fti_assets import settings
+from fti_assets.constants import CALENDAR_FEATURES, SEGMENT_DRIFT_BASELINES
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
+from fti_assets.manifest import dbt_executable
 from fti_assets.stateful.feature_baselines import BINS as BASELINE_BINS
 
 
@@ -105,3 +110,90 @@ def test_feature_drift_psi_equals_numpy(scored):
             today[row["feature"]].astype(float).to_numpy(),
         )
         assert row["psi"] == pytest.approx(expected, rel=1e-9, abs=1e-12), row["feature"]
+
+
+def segment_days(rows: pd.DataFrame, feature: str, keys: list[str]) -> pd.DataFrame:
+    """Per day and segment: the median of the flights' values, and how many had one."""
+    known = rows.dropna(subset=[feature])
+    return known.groupby(["scheduled_dep_date", *keys])[feature].agg(["median", "size"])
+
+
+def airport_figures(training: pd.DataFrame, scored_rows: pd.DataFrame, feature: str) -> dict:
+    """Per day and airport, on days with more than one airport: |day value - airports' median -
+    usual gap|, and the 99th percentile of that over the training days x 1.5."""
+    usual_gaps, gaps = (
+        (d["median"] - d["median"].groupby(level=0).transform("median"))[d.groupby(level=0)["median"].transform("size") > 1]
+        for d in (segment_days(rows, feature, ["origin"]) for rows in (training, scored_rows))
+    )
+    figures = {}
+    for (day, airport), gap in gaps.items():
+        usual = usual_gaps.xs(airport, level=1).to_numpy()
+        center = np.median(usual)
+        figures[(pd.Timestamp(day), feature, airport)] = (
+            abs(gap - center), np.quantile(np.abs(usual - center), 0.99) * 1.5
+        )
+    return figures
+
+
+def own_past_figures(
+    training: pd.DataFrame, scored_rows: pd.DataFrame, feature: str, keys: list[str], min_past_days: int
+) -> dict:
+    """Per day: the share of flights on segments further outside their own 28-day range than it is
+    wide (training days, the scored day replacing its training rows)."""
+    today = segment_days(scored_rows, feature, keys)
+    earlier = training[~training["scheduled_dep_date"].isin(scored_rows["scheduled_dep_date"])]
+    history = pd.concat([segment_days(earlier, feature, keys), today])["median"]
+    figures = {}
+    for day, segments in today.groupby(level=0):
+        moved = judged = 0
+        for key, row in segments.iterrows():
+            segment = history.xs(key[1:], level=list(range(1, len(key))))
+            past = segment[(segment.index >= day - pd.Timedelta(days=28)) & (segment.index < day)]
+            if len(past) >= min_past_days:
+                width = past.max() - past.min()
+                judged += row["size"]
+                moved += row["size"] * (not past.min() - width <= row["median"] <= past.max() + width)
+        if judged:
+            figures[(pd.Timestamp(day), feature, None)] = (moved / judged, None)
+    return figures
+
+
+def test_segment_drift_equals_numpy(scored_copy):
+    """The fixture trains on five days: too few for a week of a route's own past, so the test
+    lowers the stored minimum to two days and rebuilds the model."""
+    with duckdb.connect(str(scored_copy)) as connection:
+        connection.sql("update inference.segment_drift_thresholds set min_past_days = 2")
+    result = subprocess.run(
+        [str(dbt_executable()), "build", "--select", "mon_segment_drift", "--profiles-dir", "."],
+        cwd=settings.DBT_PROJECT_DIR, env=os.environ, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout
+    folder = scored_copy.parent
+    snapshot = frame(
+        folder, "select s.table_name from training.snapshots s join registry.model_versions v using (snapshot_id)"
+    )
+    training = frame(folder, f"select * from {snapshot['table_name'][0]}")
+    scored_rows = frame(
+        folder,
+        "select s.*, p.carrier, p.origin, p.dest from inference.scored_features s "
+        "join inference.predictions p using (flight_id, model_version) where s.model_version = 1",
+    )
+    drift = frame(folder, "select * from monitoring.mon_segment_drift where model_version = 1")
+
+    expected = {}
+    for group in VIEW.groups:
+        baseline, keys = SEGMENT_DRIFT_BASELINES.get(group.name), [spine for spine, _ in group.join_keys]
+        for feature in group.columns if baseline else ():
+            if baseline == "other airports":
+                expected.update(airport_figures(training, scored_rows, feature))
+            else:
+                expected.update(own_past_figures(training, scored_rows, feature, keys, min_past_days=2))
+    assert {"other airports", "own past"} <= set(drift["baseline"])
+    assert len(drift) == len(expected)
+    for _, row in drift.iterrows():
+        segment = None if pd.isna(row["segment"]) else row["segment"]
+        statistic, threshold = expected[(pd.Timestamp(row["scheduled_dep_date"]), row["feature"], segment)]
+        assert row["statistic"] == pytest.approx(statistic, rel=1e-12, abs=1e-12), (row["feature"], segment)
+        if threshold is not None:
+            assert row["threshold"] == pytest.approx(threshold, rel=1e-12, abs=1e-12), (row["feature"], segment)
+            assert row["is_alarm"] == (statistic > threshold)
