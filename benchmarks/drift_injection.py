@@ -2,7 +2,7 @@
 
     python benchmarks/drift_injection.py [--warehouse data/warehouse.duckdb] [--shift-day 2013-12-16]
 
-Reads (read-only) the latest version's stored bins, training-day counts, segment values and
+Reads (read-only) the latest scoring version's stored bins, training-day counts, segment values and
 thresholds, and the days it scored (inference.scored_features); injects each shift into the scored
 rows from --shift-day on and recomputes both checks the way monitoring.mon_feature_drift and
 mon_segment_drift do (stateful/feature_baselines.py, stateful/segment_drift.py, checked against
@@ -83,7 +83,12 @@ def main() -> None:
     parser.add_argument("--shift-day", type=dt.date.fromisoformat, default=dt.date(2013, 12, 16))
     args = parser.parse_args()
     with duckdb.connect(args.warehouse, read_only=True) as connection:
-        version = connection.execute("select max(model_version) from inference.feature_drift_thresholds").fetchone()[0]
+        # The latest version that scored days with stored baselines (the intraday model scores
+        # none in batch).
+        version = connection.execute(
+            "select max(model_version) from inference.feature_drift_thresholds "
+            "where model_version in (select model_version from inference.scored_features)"
+        ).fetchone()[0]
         stored = read_stored(connection, version)
         rows = connection.execute(
             "select s.*, p.carrier, p.origin, p.dest from inference.scored_features s "

@@ -44,9 +44,9 @@ DRIFT_THRESHOLD_MARGIN = 1.5
 # population. "other airports": each airport's day against the other airports on the same day
 # (a sensor offset stands out against its neighbours, weather over all three does not). "own
 # past": each segment's day against its own DRIFT_WINDOW_DAYS days before it; a segment moved
-# when its value lies further outside that window's range than the range is wide, and the day
-# alarms when the share of flights on moved segments is high (a route's or every route's delays
-# doubling). Thresholds: the same quantile and margin as above, on the training days.
+# when its value, or its step (its change less the day's median change over the segments), lies
+# further outside that window's range than the range is wide, and the day alarms when the share
+# of flights on moved segments is high (a route's or every route's delays doubling). Thresholds: the same quantile and margin as above, on the training days.
 SEGMENT_DRIFT_BASELINES = {
     "fg_origin_weather": "other airports",
     "fg_route_history": "own past",

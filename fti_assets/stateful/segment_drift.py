@@ -8,8 +8,10 @@ route's delays doubling is lost among two hundred routes. So features measured p
 - "other airports": each airport's day value minus the median of the airports' values that day
   (the gap), against that airport's usual gap: the statistic is |gap - median training gap|.
 - "own past": each segment's day value against the range of its own values over the window of
-  days before it; it moved when it lies further outside that range than the range is wide. The
-  statistic is the share of the day's flights (with a value) on moved segments.
+  days before it, and its step (the change from its previous value, less the day's median change
+  over the segments) against the range of its steps there; it moved when either lies further
+  outside its range than the range is wide. The statistic is the share of the day's flights
+  (with a value) on moved segments.
 Each threshold is the statistic's high quantile over the training days times a margin, as for
 the PSI.
 """
@@ -118,23 +120,49 @@ def own_past_moves(
     values: pd.DataFrame, window_days: int = DRIFT_WINDOW_DAYS, min_past_days: int = SEGMENT_DRIFT_MIN_PAST_DAYS
 ) -> pd.DataFrame:
     """Per day and segment with at least `min_past_days` values in the `window_days` days before
-    it: that range (low, high) and whether the day's value moved out of it by more than its width."""
+    it: whether it moved against that window, in level or in step.
+
+    Level: the value lies further outside the window's range (low, high) than the range is wide.
+    Step: its change from the segment's previous value, less the median change of all segments
+    that day (`step`), lies further outside the range of the window's steps than that range is
+    wide (judged with `min_past_days` steps in it). A trailing mean moves a little each day, so a
+    doubling is a step beyond its usual ones even where the doubled value stays within the
+    level's range for the month (a route whose delays swing from -10 to +29 minutes); a storm
+    moves every route's mean on the same day, and the day's median step takes that out."""
     if values.empty:
-        return values.assign(low=np.nan, high=np.nan, past_days=0, moved=False)
+        return values.assign(low=np.nan, high=np.nan, past_days=0, step=np.nan, moved=False)
     table = values.pivot(index="day", columns="segment", values="value")
     table.index = pd.to_datetime(table.index)
     table = table.reindex(pd.date_range(table.index.min(), table.index.max()))
-    window = table.rolling(window_days, min_periods=1)
+    changes = table - table.ffill().shift(1)
+    steps = changes.sub(changes.median(axis=1), axis=0)
+    windows = {"value": table.rolling(window_days, min_periods=1), "step": steps.rolling(window_days, min_periods=1)}
     past = pd.concat(
-        {"low": window.min(), "high": window.max(), "past_days": window.count()}, axis=1
+        {
+            "low": windows["value"].min(),
+            "high": windows["value"].max(),
+            "past_days": windows["value"].count(),
+            "step_low": windows["step"].min(),
+            "step_high": windows["step"].max(),
+            "past_steps": windows["step"].count(),
+        },
+        axis=1,
     ).shift(1)
+    past = pd.concat([past, pd.concat({"step": steps}, axis=1)], axis=1)
     judged = past.stack(future_stack=True).reset_index(names=["day", "segment"])
     judged["day"] = judged["day"].dt.date
     judged = values.merge(judged, on=["day", "segment"])
     judged = judged[judged["past_days"] >= min_past_days].reset_index(drop=True)
-    width = judged["high"] - judged["low"]
-    judged["moved"] = (judged["value"] > judged["high"] + width) | (judged["value"] < judged["low"] - width)
+    judged["moved"] = _outside(judged["value"], judged["low"], judged["high"]) | (
+        (judged["past_steps"] >= min_past_days) & _outside(judged["step"], judged["step_low"], judged["step_high"])
+    )
     return judged
+
+
+def _outside(value: pd.Series, low: pd.Series, high: pd.Series) -> pd.Series:
+    """Further outside [low, high] than the range is wide (False where any is unknown)."""
+    width = high - low
+    return ((value > high + width) | (value < low - width)).fillna(False).astype(bool)
 
 
 def moved_share(moves: pd.DataFrame) -> pd.DataFrame:

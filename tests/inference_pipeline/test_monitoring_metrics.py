@@ -138,21 +138,35 @@ def airport_figures(training: pd.DataFrame, scored_rows: pd.DataFrame, feature: 
 def own_past_figures(
     training: pd.DataFrame, scored_rows: pd.DataFrame, feature: str, keys: list[str], min_past_days: int
 ) -> dict:
-    """Per day: the share of flights on segments further outside their own 28-day range than it is
-    wide (training days, the scored day replacing its training rows)."""
+    """Per day: the share of flights on segments whose value, or whose step (the change from their
+    previous value less that day's median change over the segments), lies further outside the
+    range of their own 28 days before it than that range is wide (training days, the scored day
+    replacing its training rows)."""
+
+    def outside(value, past):
+        width = past.max() - past.min()
+        return not past.min() - width <= value <= past.max() + width
+
     today = segment_days(scored_rows, feature, keys)
     earlier = training[~training["scheduled_dep_date"].isin(scored_rows["scheduled_dep_date"])]
-    history = pd.concat([segment_days(earlier, feature, keys), today])["median"]
+    history = pd.concat([segment_days(earlier, feature, keys), today])["median"].sort_index()
+    segment_levels = list(range(1, history.index.nlevels))
+    changes = history.groupby(level=segment_levels).diff()
+    all_steps = changes - changes.groupby(level=0).transform("median")
     figures = {}
     for day, segments in today.groupby(level=0):
         moved = judged = 0
         for key, row in segments.iterrows():
-            segment = history.xs(key[1:], level=list(range(1, len(key))))
-            past = segment[(segment.index >= day - pd.Timedelta(days=28)) & (segment.index < day)]
+            segment = history.xs(key[1:], level=segment_levels)
+            steps = all_steps.xs(key[1:], level=segment_levels)
+            in_window = (segment.index >= day - pd.Timedelta(days=28)) & (segment.index < day)
+            past, past_steps = segment[in_window], steps[in_window].dropna()
             if len(past) >= min_past_days:
-                width = past.max() - past.min()
                 judged += row["size"]
-                moved += row["size"] * (not past.min() - width <= row["median"] <= past.max() + width)
+                moved += row["size"] * (
+                    outside(row["median"], past)
+                    or (len(past_steps) >= min_past_days and outside(steps[day], past_steps))
+                )
         if judged:
             figures[(pd.Timestamp(day), feature, None)] = (moved / judged, None)
     return figures

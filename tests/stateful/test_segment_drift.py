@@ -84,6 +84,43 @@ def test_a_segment_moves_when_further_outside_its_past_range_than_it_is_wide(las
     assert judged["moved"].tolist() == [False, False, False, moved]
 
 
+@pytest.mark.parametrize("last_value, moved", [(8.0, False), (10.0, False), (10.1, True), (14.0, True), (3.9, True)])
+def test_a_segment_moves_when_its_step_is_further_outside_its_past_steps_than_they_are_wide(last_value, moved):
+    """A trailing mean rising to 14 and back by 1 a day (steps -1..+1, a range 2 wide) is at 7:
+    a doubling to 14 stays within the level's range (0..14) but is a step of 7, beyond +3. Two
+    flat routes keep the day's median change at 0."""
+    climb = [float(v) for v in [*range(15), *range(13, 6, -1)]]
+    days = DAYS[: len(climb) + 1]
+    values = pd.concat(
+        [
+            pd.DataFrame({"day": days, "segment": "JFK/LAX", "value": [*climb, last_value], "flights": 30}),
+            *(pd.DataFrame({"day": days, "segment": route, "value": 5.0, "flights": 30}) for route in ("EWR/ORD", "LGA/ORD")),
+        ],
+        ignore_index=True,
+    )
+    judged = segment_drift.own_past_moves(values)
+    last = judged[judged["segment"] == "JFK/LAX"].iloc[-1]
+    assert last[["low", "high", "step_low", "step_high", "step"]].tolist() == [0.0, 14.0, -1.0, 1.0, last_value - 7]
+    assert last["moved"] == moved
+
+
+def test_a_step_every_segment_takes_that_day_is_not_a_move():
+    """A storm: three routes' trailing means, each rising to 14 and back by 1 a day, all double
+    from 7 to 14 on the same day: within their levels' range, and no step beyond the day's."""
+    climb = [float(v) for v in [*range(15), *range(13, 6, -1), 14]]
+    values = pd.concat(
+        [
+            pd.DataFrame({"day": DAYS[: len(climb)], "segment": route, "value": climb, "flights": 30})
+            for route in ("JFK/LAX", "EWR/ORD", "LGA/ORD")
+        ],
+        ignore_index=True,
+    )
+    judged = segment_drift.own_past_moves(values)
+    storm = judged[judged["day"] == DAYS[len(climb) - 1]]
+    assert storm["step"].tolist() == [0.0, 0.0, 0.0]
+    assert not storm["moved"].any()
+
+
 def test_an_airport_alone_that_day_has_no_gap():
     values = pd.DataFrame(
         {"day": [DAYS[0]] * 3 + [DAYS[1]], "segment": ["EWR", "JFK", "LGA", "EWR"], "value": [1.0, 2.0, 4.0, 9.0]}

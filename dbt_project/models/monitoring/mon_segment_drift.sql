@@ -2,8 +2,10 @@
 -- which calibrates the thresholds at registration and says why each statistic):
 -- "other airports": one row per scored day, feature and airport; the airport's value minus the
 -- median of the airports' values that day, against its usual gap on the training days.
--- "own past": one row per scored day and feature; the share of flights on segments whose value
--- lies further outside the range of their own window of days before it than the range is wide.
+-- "own past": one row per scored day and feature; the share of flights on segments that moved
+-- against their own window of days before it: the value (level), or its change from the
+-- segment's previous value less the day's median change (step), further outside the window's
+-- range of levels or steps than that range is wide.
 with thresholds as (
     select * from {{ source('inference', 'segment_drift_thresholds') }}
 ),
@@ -90,6 +92,25 @@ history as (
         and training.feature = scored_days.feature
 ),
 
+-- A segment's change from its previous day with a value.
+changes as (
+    select
+        *,
+        value - lag(value) over (
+            partition by model_version, feature, segment order by scheduled_dep_date
+        ) as change
+    from history
+),
+
+-- Its step: the change less the median change of all segments that day (a storm moves every
+-- route's trailing mean at once; a doubling moves one).
+steps as (
+    select
+        *,
+        change - median(change) over (partition by model_version, feature, scheduled_dep_date) as step
+    from changes
+),
+
 windows as (
     select
         today.scheduled_dep_date,
@@ -98,13 +119,23 @@ windows as (
         today.segment,
         today.value,
         today.flights,
+        any_value(steps.step) as step,
         min(past.value) as low,
-        max(past.value) as high
+        max(past.value) as high,
+        min(past.step) as step_low,
+        max(past.step) as step_high,
+        count(past.step) as past_steps,
+        min(features.min_past_days) as min_past_days
     from segment_values as today
     join features
         on today.model_version = features.model_version
         and today.feature = features.feature
-    join history as past
+    join steps
+        on today.model_version = steps.model_version
+        and today.feature = steps.feature
+        and today.segment = steps.segment
+        and today.scheduled_dep_date = steps.scheduled_dep_date
+    join steps as past
         on today.model_version = past.model_version
         and today.feature = past.feature
         and today.segment = past.segment
@@ -118,7 +149,14 @@ windows as (
 moves as (
     select
         *,
-        value > high + (high - low) or value < low - (high - low) as moved
+        coalesce(
+            value > high + (high - low) or value < low - (high - low)
+            or (
+                past_steps >= min_past_days
+                and (step > step_high + (step_high - step_low) or step < step_low - (step_high - step_low))
+            ),
+            false
+        ) as moved
     from windows
 ),
 
