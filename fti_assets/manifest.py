@@ -26,11 +26,12 @@ DBT_SOURCE_DIRS = ("models", "macros", "seeds", "tests")
 DBT_SOURCE_FILES = ("dbt_project.yml", "profiles.yml")
 
 _loaded: dict[Path, tuple[float, dict[str, Any]]] = {}
-_parsed: dict[Path, tuple[tuple[Path, float], "_Parse"]] = {}
+_parsed: dict[Path, tuple[tuple[Path, float], "Parsed"]] = {}
 
 
-class _Parse:
-    """One in-process parse: dbt's Manifest object, and its manifest.json as a dict on demand."""
+class Parsed:
+    """One in-process parse: dbt's Manifest object, and its manifest.json as a dict on demand
+    (its relation names are this warehouse's, which those of `load()` need not be)."""
 
     def __init__(self, manifest: Any):
         self.manifest = manifest
@@ -88,19 +89,10 @@ def load(project_dir: Path = settings.DBT_PROJECT_DIR) -> Mapping[str, Any]:
     return cached[1]
 
 
-def parsed(project_dir: Path = settings.DBT_PROJECT_DIR) -> Any:
-    """dbt's Manifest object for running dbt in this process, parsed again only when a dbt
-    source changed or the warehouse did (dbt-duckdb names every node's database after its file)."""
-    return _current_parse(project_dir).manifest
-
-
-def parsed_artifact(project_dir: Path = settings.DBT_PROJECT_DIR) -> Mapping[str, Any]:
-    """The manifest.json of `parsed()`: its relation names are this warehouse's, which those of
-    `load()` (parsed by whichever command came last) need not be; do not mutate it."""
-    return _current_parse(project_dir).artifact
-
-
-def _current_parse(project_dir: Path) -> _Parse:
+def parsed(project_dir: Path = settings.DBT_PROJECT_DIR) -> Parsed:
+    """The project parsed in this process, for running dbt here; parsed again only when a dbt
+    source changed or the warehouse did (dbt-duckdb names every node's database after its file).
+    Shared within the process: do not mutate it."""
     from fti_assets.dbt import in_process
 
     warehouse = settings.warehouse_path()
@@ -109,7 +101,7 @@ def _current_parse(project_dir: Path) -> _Parse:
         cached = _parsed.get(project_dir)
         if cached is None or cached[0] != key:
             with settings.environment({"FTI_WAREHOUSE": str(warehouse)}):
-                cached = _parsed[project_dir] = (key, _Parse(in_process.parse(project_dir)))
+                cached = _parsed[project_dir] = (key, Parsed(in_process.parse(project_dir)))
     return cached[1]
 
 

@@ -10,6 +10,7 @@ import importlib.metadata
 import queue
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,7 @@ from dagster_dbt.asset_utils import extract_runtime_selection_from_args, get_upd
 from packaging import version
 
 from fti_assets.dbt import in_process
-from fti_assets.manifest import parsed as parsed_manifest
-from fti_assets.manifest import parsed_artifact
+from fti_assets.manifest import Parsed, parsed
 
 _DONE = object()
 
@@ -52,13 +52,16 @@ class DbtCommand:
         return self.returncode
 
 
+@dataclass
 class InProcessInvocation(DbtCliInvocation):
     """A dbt invocation whose events come from dbt's callbacks rather than a subprocess's stdout."""
 
+    parsed: Parsed | None = field(default=None, repr=False)
+
     def get_artifact(self, artifact: str) -> dict[str, Any]:
         # dbt writes no manifest.json for a command given a parsed manifest: it is that one.
-        if artifact == "manifest.json":
-            return dict(parsed_artifact(self.project_dir))
+        if artifact == "manifest.json" and self.parsed is not None:
+            return dict(self.parsed.artifact)
         return super().get_artifact(artifact)  # type: ignore[arg-type]
 
     def _stream_stdout(self) -> Iterator[dict[str, Any]]:
@@ -127,7 +130,8 @@ class InProcessDbtResource(DbtCliResource):
             *params.selection_args,
             *indirect,
         ]
-        command = DbtCommand(dbt_args, parsed_manifest(project_dir))
+        project = parsed(project_dir)
+        command = DbtCommand(dbt_args, project.manifest)
         return InProcessInvocation(
             process=command,  # type: ignore[arg-type]
             manifest=params.manifest,
@@ -138,4 +142,5 @@ class InProcessDbtResource(DbtCliResource):
             cli_version=self._cli_version,
             project=params.dbt_project,
             context=context,
+            parsed=project,
         )
