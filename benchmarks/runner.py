@@ -200,6 +200,8 @@ def run_scale(scale: int, args, workdir: Path) -> dict:
         if day_result is not None:
             figures.add("day_over_full", day_result["seconds"] / full["seconds"])
             figures.add("warm_day_over_full", day_result["warm_seconds"] / full["seconds"])
+        if args.features_only:
+            continue
         _run(figures, record, "snapshot", repeat_ctx, env, folder, repeat)
         # The scoring model: trained once per scale (each full build replaces the warehouse, but
         # the artifact lives in the model store and the features are the same).
@@ -226,6 +228,9 @@ def run_scale(scale: int, args, workdir: Path) -> dict:
             shutil.rmtree(folder / "main", ignore_errors=True)
         elif scale not in main_scales:
             figures.skipped["main_job"] = f"not requested at {scale}x (--main-scales '{args.main_scales}')"
+    if args.features_only:
+        for stage in ("snapshot", "train", "scoring_day", "scoring_year", "main_job"):
+            figures.skipped[stage] = "not requested (--features-only)"
     return figures.summary()
 
 
