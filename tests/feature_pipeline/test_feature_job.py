@@ -111,6 +111,31 @@ def test_a_replay_day_reads_only_its_own_flights_outcomes(built, tmp_path, monke
     assert (-999,) not in rows(copy, planted.format("2013-01-05"))
 
 
+def test_replay_days_run_dbt_in_process_on_one_parse(built, tmp_path, monkeypatch):
+    """Two replay days in one process: dbt runs in it (no `dbt` subprocess) and the project is
+    parsed once, not once per day (fti_assets/dbt/in_process.py)."""
+    from fti_assets.dbt import in_process
+
+    root, env = built
+    copy = tmp_path / "warm.duckdb"
+    shutil.copy(root / "warehouse.duckdb", copy)
+    monkeypatch.setenv("FTI_SOURCE_DIR", env["FTI_SOURCE_DIR"])
+    monkeypatch.setenv("FTI_WAREHOUSE", str(copy))
+    parses, started = [], []
+    parse = in_process.parse
+    monkeypatch.setattr(in_process, "parse", lambda *args: parses.append(args) or parse(*args))
+    popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda args, *rest, **kw: started.append(args) or popen(args, *rest, **kw))
+    instance = dg.DagsterInstance.ephemeral()
+
+    runs = [run_window("feature_job", day, day, instance) for day in ("2013-01-04", "2013-01-05")]
+
+    assert all(run.success for run in runs), [failure_messages(run) for run in runs]
+    assert len(parses) == 1
+    assert [args for args in started if "dbt" in str(args)] == []
+    assert {event.partition for event in runs[1].get_asset_materialization_events()} >= {"2013-01-05"}
+
+
 def test_nothing_from_a_day_reaches_a_prediction_made_at_its_start(built):
     """A daily-window row joinable at the start of day D describes only days before D."""
     root, _ = built
