@@ -5,8 +5,8 @@ definitions directly. So the manifest is parsed here when it is missing or older
 source file, at the start of a run or of a CLI command, never at import time. Within a process
 it is read once while the file stays the same.
 
-dbt commands that Dagster runs run in its process (fti_assets/dbt/in_process.py) on dbt's own
-parsed manifest, also kept here: parsed once per process, not once per command or replay day.
+Dagster runs dbt commands in its own process (fti_assets/dbt/in_process.py), on dbt's parsed
+manifest object, which is kept here too: parsed once per process, not once per command or day.
 """
 
 import functools
@@ -27,6 +27,7 @@ DBT_SOURCE_FILES = ("dbt_project.yml", "profiles.yml")
 
 _loaded: dict[Path, tuple[float, dict[str, Any]]] = {}
 _parsed: dict[Path, tuple[tuple[Path, float], "Parsed"]] = {}
+_guard = threading.Lock()
 
 
 class Parsed:
@@ -39,7 +40,6 @@ class Parsed:
     @functools.cached_property
     def artifact(self) -> dict[str, Any]:
         return self.manifest.writable_manifest().to_dict(omit_none=False, context={"artifact": True})
-_guard = threading.Lock()
 
 
 def path(project_dir: Path = settings.DBT_PROJECT_DIR) -> Path:
@@ -92,7 +92,7 @@ def load(project_dir: Path = settings.DBT_PROJECT_DIR) -> Mapping[str, Any]:
 def parsed(project_dir: Path = settings.DBT_PROJECT_DIR) -> Parsed:
     """The project parsed in this process, for running dbt here; parsed again only when a dbt
     source changed or the warehouse did (dbt-duckdb names every node's database after its file).
-    Shared within the process: do not mutate it."""
+    Shared by every dbt command of the process, as dbt's runner allows."""
     from fti_assets.dbt import in_process
 
     warehouse = settings.warehouse_path()
