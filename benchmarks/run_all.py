@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="1x, one week, repeat 1, dbt without its tests, no main job unless --main-scales 1: "
                              "a smoke test")
+    parser.add_argument("--features-only", action="store_true",
+                        help="only the feature build stages: the full build and one incremental replay day")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
                         help="combine earlier runs' JSON files (e.g. 1x and 10x run apart) into --json and print them")
     parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)

@@ -4,8 +4,12 @@ dagster-dbt prepares the manifest only under `dagster dev`; the CLI, tests and C
 definitions directly. So the manifest is parsed here when it is missing or older than any dbt
 source file, at the start of a run or of a CLI command, never at import time. Within a process
 it is read once while the file stays the same.
+
+Dagster runs dbt commands in its own process (fti_assets/dbt/in_process.py), on dbt's parsed
+manifest object, which is kept here too: parsed once per process, not once per command or day.
 """
 
+import functools
 import json
 import os
 import subprocess
@@ -22,7 +26,20 @@ DBT_SOURCE_DIRS = ("models", "macros", "seeds", "tests")
 DBT_SOURCE_FILES = ("dbt_project.yml", "profiles.yml")
 
 _loaded: dict[Path, tuple[float, dict[str, Any]]] = {}
+_parsed: dict[Path, tuple[tuple[Path, float], "Parsed"]] = {}
 _guard = threading.Lock()
+
+
+class Parsed:
+    """One in-process parse: dbt's Manifest object, and its manifest.json as a dict on demand
+    (its relation names are this warehouse's, which those of `load()` need not be)."""
+
+    def __init__(self, manifest: Any):
+        self.manifest = manifest
+
+    @functools.cached_property
+    def artifact(self) -> dict[str, Any]:
+        return self.manifest.writable_manifest().to_dict(omit_none=False, context={"artifact": True})
 
 
 def path(project_dir: Path = settings.DBT_PROJECT_DIR) -> Path:
@@ -69,6 +86,22 @@ def load(project_dir: Path = settings.DBT_PROJECT_DIR) -> Mapping[str, Any]:
         cached = _loaded.get(manifest)
         if cached is None or cached[0] != modified:
             cached = _loaded[manifest] = (modified, json.loads(manifest.read_text()))
+    return cached[1]
+
+
+def parsed(project_dir: Path = settings.DBT_PROJECT_DIR) -> Parsed:
+    """The project parsed in this process, for running dbt here; parsed again only when a dbt
+    source changed or the warehouse did (dbt-duckdb names every node's database after its file).
+    Shared by every dbt command of the process, as dbt's runner allows."""
+    from fti_assets.dbt import in_process
+
+    warehouse = settings.warehouse_path()
+    key = (warehouse, newest_source_mtime(project_dir))
+    with _guard:
+        cached = _parsed.get(project_dir)
+        if cached is None or cached[0] != key:
+            with settings.environment({"FTI_WAREHOUSE": str(warehouse)}):
+                cached = _parsed[project_dir] = (key, Parsed(in_process.parse(project_dir)))
     return cached[1]
 
 

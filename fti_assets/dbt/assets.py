@@ -1,10 +1,8 @@
 """dbt models as Dagster assets: one graph from raw tables to features and monitoring."""
 
 import datetime as dt
-import os
 import shutil
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -13,6 +11,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from fti_assets import manifest, settings
 from fti_assets.dbt import failures
 from fti_assets.dbt.code_versions import node_code_version
+from fti_assets.dbt.resource import InProcessDbtResource
 from fti_assets.partitions import partition_dates, replay_days
 from fti_assets.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -49,8 +48,8 @@ class FtiTranslator(DagsterDbtTranslator):
 dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
 
 
-def dbt_cli() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=str(manifest.dbt_executable()))
+def dbt_cli() -> InProcessDbtResource:
+    return InProcessDbtResource(project_dir=dbt_project, dbt_executable=str(manifest.dbt_executable()))
 
 
 # Unit tests pin SQL logic, not data: they run in development and CI (`dbt build`), as dbt
@@ -90,11 +89,10 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
     if days:
         _refuse_if_blocked(warehouse, days[0])
     _refuse_if_the_champion_cannot_score(context, warehouse)
-    # dbt writes the warehouse from its own process: this step holds the writer's lock for it.
-    with warehouse.lock():
-        # dagster-dbt hands dbt a copy of os.environ.
-        with settings.environment({"FTI_WAREHOUSE": str(warehouse.resolved_path), **window}):
-            invocation = dbt.cli(list(REPLAY_BUILD_ARGS), context=context, raise_on_error=False)
+    # dbt runs in this process (fti_assets/dbt/resource.py) and reads the window and the
+    # warehouse from the environment while it runs: both stay set until its events are read.
+    with warehouse.lock(), settings.environment({"FTI_WAREHOUSE": str(warehouse.resolved_path), **window}):
+        invocation = dbt.cli(list(REPLAY_BUILD_ARGS), context=context, raise_on_error=False)
         try:
             yield from invocation.stream()
             if days:
@@ -110,7 +108,6 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
                     + (details or str(invocation.get_error() or "see the dbt logs"))
                 )
         finally:
-            _keep_parse_state(invocation.target_path)
             shutil.rmtree(invocation.target_path, ignore_errors=True)
 
 
@@ -164,15 +161,3 @@ def _record_validation(warehouse: WarehouseResource, days: tuple[dt.date, dt.dat
             day_validation.record_failed(connection, *days, [day_validation.FailedCheck(t, r) for t, r in failed])
         else:
             day_validation.record_passed(connection, *days)
-
-
-def _keep_parse_state(target_path: Path) -> None:
-    """Keep this invocation's parse state for the next one: dagster-dbt starts each invocation
-    from the project's partial_parse.msgpack, which dbt discards when it was written for another
-    warehouse path, so without this every scheduled day would re-parse the whole project."""
-    state = target_path / "partial_parse.msgpack"
-    if state.exists():
-        kept = dbt_project.project_dir / "target" / "partial_parse.msgpack"
-        copying = kept.with_name(f"partial_parse.{os.getpid()}.tmp")  # concurrent runs never share it
-        shutil.copy(state, copying)
-        os.replace(copying, kept)

@@ -50,6 +50,7 @@ def test_quick_suite_reports_every_figure(tmp_path):
     assert value("scoring_day_ratio") == pytest.approx(value("scoring_day_s") / value("predict_day_s"))
     assert value("scoring_year_ratio") == pytest.approx(value("scoring_year_s") / value("predict_year_s"))
     assert value("day_over_full") == pytest.approx(value("feature_day_s") / value("feature_full_s"))
+    assert value("warm_day_over_full") == pytest.approx(value("feature_day_warm_s") / value("feature_full_s"))
     assert value("feature_full_s") == pytest.approx(value("feature_full_ingest_s") + value("feature_full_dbt_s"))
     assert 0 < value("scoring_day_rows") < value("scoring_year_rows")
     for check in report["targets"]:

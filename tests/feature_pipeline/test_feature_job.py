@@ -22,6 +22,8 @@ FEATURE_TABLES = {
     "fg_aircraft_v1": ["tailnum", "event_at"],
     "flight_spine_v1": ["flight_id"],
 }
+# Incremental too: their stored rows must also equal a full refresh's.
+INTERMEDIATE_TABLES = ["int_flights_outcomes_known", "int_routes_aggregated_to_day", "int_carrier_origins_aggregated_to_day"]
 
 
 def rows(path, sql: str):
@@ -41,7 +43,9 @@ def dbt(warehouse, *args: str) -> subprocess.CompletedProcess:
 
 
 def feature_rows(path) -> dict[str, list]:
-    return {t: rows(path, f"select * from features.{t} order by all") for t in FEATURE_TABLES}
+    """Every row of the incremental tables, feature groups and the intermediate steps under them."""
+    tables = [f"features.{t}" for t in FEATURE_TABLES] + [f"intermediate.{t}" for t in INTERMEDIATE_TABLES]
+    return {t: rows(path, f"select * from {t} order by all") for t in tables}
 
 
 def test_every_scheduled_flight_is_on_the_spine_once(built):
@@ -86,6 +90,50 @@ def test_rerunning_a_day_leaves_identical_rows(built, tmp_path, monkeypatch):
 
     assert result.success, failure_messages(result)
     assert (feature_rows(copy), rows(copy, "select * exclude (loaded_at) from raw.flights order by all")) == before
+
+
+def test_a_replay_day_reads_only_its_own_flights_outcomes(built, tmp_path, monkeypatch):
+    """The flights' outcomes are stored per delivered day: replaying day 5 rewrites day 5's
+    rows and leaves day 1's as stored (a view over every raw row would recompute all of them)."""
+    root, env = built
+    copy = tmp_path / "outcomes.duckdb"
+    shutil.copy(root / "warehouse.duckdb", copy)
+    planted = "select distinct arr_delay_minutes from intermediate.int_flights_outcomes_known where partition_date = '{}'"
+    with duckdb.connect(str(copy)) as connection:
+        connection.sql("update intermediate.int_flights_outcomes_known set arr_delay_minutes = -999 where partition_date in ('2013-01-01', '2013-01-05')")
+    monkeypatch.setenv("FTI_SOURCE_DIR", env["FTI_SOURCE_DIR"])
+    monkeypatch.setenv("FTI_WAREHOUSE", str(copy))
+
+    result = run_window("feature_job", "2013-01-05", "2013-01-05", dg.DagsterInstance.ephemeral())
+
+    assert result.success, failure_messages(result)
+    assert rows(copy, planted.format("2013-01-01")) == [(-999,)]
+    assert (-999,) not in rows(copy, planted.format("2013-01-05"))
+
+
+def test_replay_days_run_dbt_in_process_on_one_parse(built, tmp_path, monkeypatch):
+    """Two replay days in one process: dbt runs in it (no `dbt` subprocess) and the project is
+    parsed once, not once per day (fti_assets/dbt/in_process.py)."""
+    from fti_assets.dbt import in_process
+
+    root, env = built
+    copy = tmp_path / "warm.duckdb"
+    shutil.copy(root / "warehouse.duckdb", copy)
+    monkeypatch.setenv("FTI_SOURCE_DIR", env["FTI_SOURCE_DIR"])
+    monkeypatch.setenv("FTI_WAREHOUSE", str(copy))
+    parses, started = [], []
+    parse = in_process.parse
+    monkeypatch.setattr(in_process, "parse", lambda *args: parses.append(args) or parse(*args))
+    popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda args, *rest, **kw: started.append(args) or popen(args, *rest, **kw))
+    instance = dg.DagsterInstance.ephemeral()
+
+    runs = [run_window("feature_job", day, day, instance) for day in ("2013-01-04", "2013-01-05")]
+
+    assert all(run.success for run in runs), [failure_messages(run) for run in runs]
+    assert len(parses) == 1
+    assert [args for args in started if "dbt" in str(args)] == []
+    assert {event.partition for event in runs[1].get_asset_materialization_events()} >= {"2013-01-05"}
 
 
 def test_nothing_from_a_day_reaches_a_prediction_made_at_its_start(built):

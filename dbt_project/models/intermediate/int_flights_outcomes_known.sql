@@ -1,5 +1,10 @@
+{{ config(materialized='incremental', on_schema_change='fail', **replay_incremental_config('partition_date')) }}
+
+-- Stored per delivered day, so that a replay day reads only its own flights, not the history:
+-- a flight's outcome depends on its own row alone, so no day rebuilds another.
 with flights as (
     select * from {{ ref('stg_flights') }}
+    where {{ replay_dates_filter('partition_date') }}
 ),
 
 outcomes as (
