@@ -61,7 +61,7 @@ def stage_scoring(ctx: dict) -> dict:
     )
     with connect(Path(ctx["warehouse"])) as connection:
         # Warm-up on a few rows (first-call overheads), outside both timings.
-        warm = scoring.feature_rows(connection, VIEW, start, start).head(10)
+        warm = scoring.feature_rows(connection, VIEW, start, start).slice(0, 10).to_pandas()
         pipeline.predict_proba(model_inputs(warm, VIEW))
 
         # What the inference asset runs: chunked read-ahead, predict_proba, one-transaction write.
@@ -84,7 +84,7 @@ def stage_scoring(ctx: dict) -> dict:
         predict_s, read_s, probabilities = 0.0, 0.0, []
         for first, last in windows:
             started = time.perf_counter()
-            rows = scoring.feature_rows(connection, VIEW, first, last)
+            rows = scoring.feature_rows(connection, VIEW, first, last).to_pandas()
             inputs = model_inputs(rows, VIEW)
             read_s += time.perf_counter() - started
             started = time.perf_counter()
@@ -94,7 +94,8 @@ def stage_scoring(ctx: dict) -> dict:
             del rows, inputs
     in_memory = pd.concat(probabilities).sort_index()
     assert len(in_memory) == len(stored) == scored.flights, "batch scoring and the in-memory rows differ in count"
-    assert np.allclose(in_memory.to_numpy(), stored["probability"].to_numpy()), "batch probabilities differ"
+    assert in_memory.index.equals(pd.Index(stored["flight_id"])), "batch scoring and the in-memory rows differ"
+    assert np.array_equal(in_memory.to_numpy(), stored["probability"].to_numpy()), "batch probabilities differ"
     return {
         "batch_s": batch_s, "predict_proba_s": predict_s, "ratio": batch_s / predict_s,
         "feature_read_s": read_s, "predict_calls": len(windows), "chunks": len(chunks),

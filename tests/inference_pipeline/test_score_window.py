@@ -60,7 +60,7 @@ def test_scored_features_are_one_row_per_flight_with_the_inputs_the_model_saw(sc
         stored_inputs = connection.sql(
             f"select flight_id, {', '.join(VIEW.numeric_features)} from inference.scored_features order by flight_id"
         ).df()
-        rows = scoring.feature_rows(connection, VIEW, LAST, LAST).sort_values("flight_id", ignore_index=True)
+        rows = scoring.feature_rows(connection, VIEW, LAST, LAST).to_pandas().sort_values("flight_id", ignore_index=True)
     assert stored_inputs["flight_id"].tolist() == rows["flight_id"].tolist()
     assert stored_inputs.drop(columns="flight_id").equals(rows[list(VIEW.numeric_features)])
 

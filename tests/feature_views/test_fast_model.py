@@ -7,8 +7,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
+from fti_assets.feature_views.fast_model import FastModel, UnsupportedPipeline
 from fti_assets.feature_views.view import model_inputs, point_in_time_sql
-from fti_assets.online_pipeline.fast_model import FastModel, UnsupportedPipeline
 from fti_assets.stateful import registry
 
 
