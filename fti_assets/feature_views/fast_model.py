@@ -11,8 +11,9 @@ tree level; from TREE_BY_TREE_FROM_ROWS rows on, scikit-learn's own compiled tre
 are called one tree after another on one thread (their fixed cost per tree is then shared).
 Either way the leaf values are added tree after tree as scikit-learn adds them, so the
 probabilities equal `predict_proba`'s bit for bit (tested). Batch scoring encodes Arrow columns
-the same way (`transform_table`) and hands the matrix to the classifier's own `predict_proba`:
-only the ColumnTransformer's pandas work is skipped. A pipeline of another shape is refused at load.
+the same way (`predict_proba_table`); its trees run on one thread, which leaves the other core to
+the next chunk's DuckDB query (batch scoring reads ahead) and, on these 2 shared cores, was also
+faster than two (docs/performance.md). A pipeline of another shape is refused at load.
 """
 
 from collections.abc import Mapping, Sequence
@@ -141,7 +142,6 @@ class FastModel:
                 raise UnsupportedPipeline(f"transformer {name!r} of type {type(transformer).__name__}")
         if classifier.n_trees_per_iteration_ != 1:
             raise UnsupportedPipeline("a classifier with more than two classes")
-        self.classifier = classifier
         self.loss = classifier._loss
         self.baseline = classifier._baseline_prediction.reshape(-1)
         self.predictors = [predictors[0] for predictors in classifier._predictors]
@@ -196,4 +196,4 @@ class FastModel:
 
     def predict_proba_table(self, table: pa.Table) -> np.ndarray:
         """The positive class's probability per row of an Arrow table of the view's features."""
-        return self.classifier.predict_proba(self.transform_table(table))[:, 1]
+        return self.loss.predict_proba(self.raw(self.transform_table(table)))[:, 1]

@@ -171,8 +171,8 @@ def score_window(
     """Score every flight of start..end and replace the window's predictions in one transaction.
 
     Whole days are scored in chunks: memory holds two chunks whatever the window's length, and
-    the next chunk's point-in-time query runs while the model scores the current one (on two
-    cores they compete more than they overlap: see the README's Performance section).
+    the next chunk's point-in-time query runs while the model scores the current one (FastModel
+    scores on one thread and leaves DuckDB the other core).
     """
     chunks = day_chunks(connection, view.spine_relation, start, end, chunk_rows)
     predict = probabilities(pipeline, view)
