@@ -6,8 +6,10 @@ travel as Arrow from DuckDB to the model and back (no pandas frame on the way): 
 call is `FastModel.predict_proba_table`, bit for bit the fitted pipeline's `predict_proba`.
 """
 
+import contextlib
 import dataclasses
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -82,18 +84,22 @@ def day_chunks(
     return chunks
 
 
-def read_ahead(read: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-    """read(item) for each item, the next one read in a background thread while the caller
-    works on the current one (DuckDB releases the GIL while it queries)."""
+@contextlib.contextmanager
+def read_ahead(read: Callable[[T], R], items: Iterable[T]) -> Iterator[Iterator[R]]:
+    """read(item) for each item, in a background thread one item ahead of the caller: the first
+    read starts on entry, while the caller prepares, and each next one while the caller works on
+    the current result (DuckDB releases the GIL while it queries). Exit waits for a read in flight."""
+    pending = iter(items)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = None
-        for item in items:
-            ahead = pool.submit(read, item)
-            if pending is not None:
-                yield pending.result()
-            pending = ahead
-        if pending is not None:
-            yield pending.result()
+        ahead = [pool.submit(read, item) for item in itertools.islice(pending, 1)]
+
+        def results() -> Iterator[R]:
+            while ahead:
+                current = ahead.pop()
+                ahead.extend(pool.submit(read, item) for item in itertools.islice(pending, 1))
+                yield current.result()
+
+        yield results()
 
 
 def probabilities(pipeline: Any, view: FeatureView) -> Callable[[pa.Table], np.ndarray]:
@@ -175,13 +181,17 @@ def score_window(
     scores on one thread and leaves DuckDB the other core).
     """
     chunks = day_chunks(connection, view.spine_relation, start, end, chunk_rows)
-    predict = probabilities(pipeline, view)
     reader = connection.cursor()  # its own connection to the database: safe in the reading thread
     flights = disrupted = 0
     probability_sum = 0.0
     try:
-        with predictions_table.window_writer(connection, start, end, model.version, view.numeric_features) as write:
-            for rows in read_ahead(lambda days: feature_rows(reader, view, *days), chunks):
+        # The first chunk's query runs while the model is read and the old rows are deleted.
+        with (
+            read_ahead(lambda days: feature_rows(reader, view, *days), chunks) as chunk_rows_read,
+            predictions_table.window_writer(connection, start, end, model.version, view.numeric_features) as write,
+        ):
+            predict = probabilities(pipeline, view)
+            for rows in chunk_rows_read:
                 probability = predict(rows)
                 scored = score(rows, probability, model, view, threshold, scored_at, run_id)
                 write(scored.predictions, scored.features)
