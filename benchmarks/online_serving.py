@@ -84,9 +84,9 @@ def prepare(warehouse: Path, store: Path, flights_wanted: int):
 def in_process(store: Path, model_store: Path, champion, view, flights, repeat: int) -> dict:
     import pandas as pd
 
+    from fti_assets.feature_views.fast_model import FastModel
     from fti_assets.feature_views.online import OnlineView
     from fti_assets.feature_views.view import model_inputs
-    from fti_assets.online_pipeline.fast_model import FastModel
     from fti_assets.stateful import model_store as artifacts
     from fti_assets.stateful import online_store
 

@@ -44,6 +44,7 @@ def stage_scoring(ctx: dict) -> dict:
 
     import numpy as np
     import pandas as pd
+    from threadpoolctl import threadpool_limits
 
     from fti_assets.feature_views.view import model_inputs
     from fti_assets.inference_pipeline import scoring
@@ -61,7 +62,7 @@ def stage_scoring(ctx: dict) -> dict:
     )
     with connect(Path(ctx["warehouse"])) as connection:
         # Warm-up on a few rows (first-call overheads), outside both timings.
-        warm = scoring.feature_rows(connection, VIEW, start, start).head(10)
+        warm = scoring.feature_rows(connection, VIEW, start, start).slice(0, 10).to_pandas()
         pipeline.predict_proba(model_inputs(warm, VIEW))
 
         # What the inference asset runs: chunked read-ahead, predict_proba, one-transaction write.
@@ -81,22 +82,30 @@ def stage_scoring(ctx: dict) -> dict:
         # call over the whole window when it fits in memory, else one per chunk.
         whole = scored.flights * IN_MEMORY_BYTES_PER_ROW < ctx["memory_limit_gib"] * 2**30 / 2
         windows = [(start, end)] if whole else chunks
-        predict_s, read_s, probabilities = 0.0, 0.0, []
+        predict_s, predict_one_thread_s, read_s, probabilities = 0.0, 0.0, 0.0, []
         for first, last in windows:
             started = time.perf_counter()
-            rows = scoring.feature_rows(connection, VIEW, first, last)
+            rows = scoring.feature_rows(connection, VIEW, first, last).to_pandas()
             inputs = model_inputs(rows, VIEW)
             read_s += time.perf_counter() - started
             started = time.perf_counter()
             probability = pipeline.predict_proba(inputs)[:, 1]
             predict_s += time.perf_counter() - started
+            # Batch scoring's trees run on one thread (FastModel): the same call on one thread
+            # says how much of the ratio is the thread count, not the lean path.
+            with threadpool_limits(limits=1, user_api="openmp"):
+                started = time.perf_counter()
+                pipeline.predict_proba(inputs)
+                predict_one_thread_s += time.perf_counter() - started
             probabilities.append(pd.Series(probability, index=rows["flight_id"]))
             del rows, inputs
     in_memory = pd.concat(probabilities).sort_index()
     assert len(in_memory) == len(stored) == scored.flights, "batch scoring and the in-memory rows differ in count"
-    assert np.allclose(in_memory.to_numpy(), stored["probability"].to_numpy()), "batch probabilities differ"
+    assert in_memory.index.equals(pd.Index(stored["flight_id"])), "batch scoring and the in-memory rows differ"
+    assert np.array_equal(in_memory.to_numpy(), stored["probability"].to_numpy()), "batch probabilities differ"
     return {
         "batch_s": batch_s, "predict_proba_s": predict_s, "ratio": batch_s / predict_s,
+        "predict_proba_one_thread_s": predict_one_thread_s, "ratio_one_thread": batch_s / predict_one_thread_s,
         "feature_read_s": read_s, "predict_calls": len(windows), "chunks": len(chunks),
         "batch_peak_mib": batch_peak_mib,
         "rows": scored.flights, "rows_per_s": scored.flights / batch_s if batch_s else None,

@@ -34,7 +34,7 @@ class ScoringConfig(dg.Config):
     deps=[*FEATURE_KEYS, dg.AssetKey("champion_promotion")],
     code_version=code_version.of_modules(
         "inference_pipeline/scoring.py", "inference_pipeline/predictions_table.py",
-        "feature_views/view.py", "feature_views/declared.py",
+        "feature_views/view.py", "feature_views/declared.py", "feature_views/fast_model.py",
     ),
     check_specs=[
         dg.AssetCheckSpec(FEATURES_CHECK, asset=dg.AssetKey(["inference", "batch_predictions"]), blocking=True,

@@ -1,24 +1,31 @@
 """Batch scoring: the live feature view's rows for some days, scored by one registered model.
 
 Feature rows come from the same `point_in_time_sql` that built the model's training snapshot,
-and only after the live view's fingerprint matches the one the model was trained with.
+and only after the live view's fingerprint matches the one the model was trained with. They
+travel as Arrow from DuckDB to the model and back (no pandas frame on the way): the model's
+call is `FastModel.predict_proba_table`, bit for bit the fitted pipeline's `predict_proba`.
 """
 
+import contextlib
 import dataclasses
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import duckdb
-import pandas as pd
+import numpy as np
+import pyarrow as pa
 
 from fti_assets.feature_views import on_demand
+from fti_assets.feature_views.fast_model import FastModel, UnsupportedPipeline
 from fti_assets.feature_views.view import FeatureView, model_inputs, point_in_time_sql
 from fti_assets.inference_pipeline import predictions_table
 from fti_assets.stateful.registry import ModelVersion
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 # What every prediction row records about its flight beside the model's inputs.
@@ -40,15 +47,16 @@ def day_spine_sql(view: FeatureView, start: dt.date, end: dt.date) -> str:
     )
 
 
-def feature_rows(
-    connection: duckdb.DuckDBPyConnection, view: FeatureView, start: dt.date, end: dt.date
-) -> pd.DataFrame:
-    """The view's rows for the flights of start..end, with the flight context predictions record."""
+def feature_rows(connection: duckdb.DuckDBPyConnection, view: FeatureView, start: dt.date, end: dt.date) -> pa.Table:
+    """The view's rows for the flights of start..end, with the flight context predictions
+    record; numeric features as float64, as `model_inputs` casts them (integers convert exactly)."""
     carried = tuple(c for c in FLIGHT_CONTEXT if c not in (*view.keys, *view.spine_features))
     on_demand.register(connection, view.on_demand)
     query = point_in_time_sql(view, day_spine_sql(view, start, end), carried)
-    rows = connection.sql(query).arrow().read_all().to_pandas()
-    rows[list(view.numeric_features)] = rows[list(view.numeric_features)].astype("float64")
+    rows = connection.sql(query).to_arrow_table()
+    for column in view.numeric_features:
+        position = rows.schema.get_field_index(column)
+        rows = rows.set_column(position, column, rows[column].cast(pa.float64()))
     return rows
 
 
@@ -76,29 +84,45 @@ def day_chunks(
     return chunks
 
 
-def read_ahead(read: Callable[[T], pd.DataFrame], items: Iterable[T]) -> Iterator[pd.DataFrame]:
-    """read(item) for each item, the next one read in a background thread while the caller
-    works on the current one (DuckDB releases the GIL while it queries)."""
+@contextlib.contextmanager
+def read_ahead(read: Callable[[T], R], items: Iterable[T]) -> Iterator[Iterator[R]]:
+    """read(item) for each item, in a background thread one item ahead of the caller: the first
+    read starts on entry, while the caller prepares, and each next one while the caller works on
+    the current result (DuckDB releases the GIL while it queries). Exit waits for a read in flight."""
+    pending = iter(items)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = None
-        for item in items:
-            ahead = pool.submit(read, item)
-            if pending is not None:
-                yield pending.result()
-            pending = ahead
-        if pending is not None:
-            yield pending.result()
+        ahead = [pool.submit(read, item) for item in itertools.islice(pending, 1)]
+
+        def results() -> Iterator[R]:
+            while ahead:
+                current = ahead.pop()
+                ahead.extend(pool.submit(read, item) for item in itertools.islice(pending, 1))
+                yield current.result()
+
+        yield results()
+
+
+def probabilities(pipeline: Any, view: FeatureView) -> Callable[[pa.Table], np.ndarray]:
+    """The pipeline's positive-class probability for each of the view's Arrow rows.
+
+    FastModel where it reproduces the pipeline (it skips the ColumnTransformer's pandas work);
+    any other model gets the frame training built (`model_inputs`) and its own predict_proba.
+    """
+    try:
+        return FastModel(pipeline).predict_proba_table
+    except UnsupportedPipeline:
+        return lambda rows: pipeline.predict_proba(model_inputs(rows.to_pandas(), view))[:, 1]
 
 
 @dataclasses.dataclass(frozen=True)
 class Scored:
-    predictions: pd.DataFrame
-    features: pd.DataFrame
+    predictions: pa.Table
+    features: pa.Table
 
 
 def score(
-    rows: pd.DataFrame,
-    pipeline: Any,
+    rows: pa.Table,
+    probability: np.ndarray,
     model: ModelVersion,
     view: FeatureView,
     threshold: float,
@@ -106,22 +130,28 @@ def score(
     run_id: str | None,
 ) -> Scored:
     """Predictions with their lineage, and the numeric inputs they saw (one row per flight)."""
-    # The same conversion training used, so both feed the pipeline identical frames.
-    probability = pipeline.predict_proba(model_inputs(rows, view))[:, 1]
-    predictions = rows[list(FLIGHT_CONTEXT)].assign(
-        prediction_at=rows[view.prediction_time],
-        probability=probability.astype("float64"),
-        predicted_disrupted=probability >= threshold,
-        threshold=threshold,
-        model_version=model.version,
-        feature_view=view.name,
-        feature_view_version=view.version,
-        fingerprint=model.fingerprint,
-        snapshot_id=model.snapshot_id,
-        scored_at=scored_at,
-        dagster_run_id=run_id,
+    def repeated(value: Any, type_: pa.DataType) -> pa.Array:
+        return pa.repeat(pa.scalar(value, type_), rows.num_rows)
+
+    probability = probability.astype("float64")
+    predictions = rows.select(list(FLIGHT_CONTEXT)).append_column("prediction_at", rows[view.prediction_time])
+    lineage = {
+        "probability": pa.array(probability),
+        "predicted_disrupted": pa.array(probability >= threshold),
+        "threshold": repeated(threshold, pa.float64()),
+        "model_version": repeated(model.version, pa.int32()),
+        "feature_view": repeated(view.name, pa.string()),
+        "feature_view_version": repeated(view.version, pa.int32()),
+        "fingerprint": repeated(model.fingerprint, pa.string()),
+        "snapshot_id": repeated(model.snapshot_id, pa.string()),
+        "scored_at": repeated(scored_at, pa.timestamp("us")),
+        "dagster_run_id": repeated(run_id, pa.string()),
+    }
+    for name, column in lineage.items():
+        predictions = predictions.append_column(name, column)
+    features = rows.select(["flight_id", "scheduled_dep_date", *view.numeric_features]).append_column(
+        "model_version", lineage["model_version"]
     )
-    features = rows[["flight_id", "scheduled_dep_date", *view.numeric_features]].assign(model_version=model.version)
     return Scored(predictions, features)
 
 
@@ -147,21 +177,27 @@ def score_window(
     """Score every flight of start..end and replace the window's predictions in one transaction.
 
     Whole days are scored in chunks: memory holds two chunks whatever the window's length, and
-    the next chunk's point-in-time query runs while the model scores the current one (on two
-    cores they compete more than they overlap: see the README's Performance section).
+    the next chunk's point-in-time query runs while the model scores the current one (FastModel
+    scores on one thread and leaves DuckDB the other core).
     """
     chunks = day_chunks(connection, view.spine_relation, start, end, chunk_rows)
     reader = connection.cursor()  # its own connection to the database: safe in the reading thread
     flights = disrupted = 0
     probability_sum = 0.0
     try:
-        with predictions_table.window_writer(connection, start, end, model.version, view.numeric_features) as write:
-            for rows in read_ahead(lambda days: feature_rows(reader, view, *days), chunks):
-                scored = score(rows, pipeline, model, view, threshold, scored_at, run_id)
+        # The first chunk's query runs while the model is read and the old rows are deleted.
+        with (
+            read_ahead(lambda days: feature_rows(reader, view, *days), chunks) as chunk_rows_read,
+            predictions_table.window_writer(connection, start, end, model.version, view.numeric_features) as write,
+        ):
+            predict = probabilities(pipeline, view)
+            for rows in chunk_rows_read:
+                probability = predict(rows)
+                scored = score(rows, probability, model, view, threshold, scored_at, run_id)
                 write(scored.predictions, scored.features)
-                flights += len(rows)
-                disrupted += int(scored.predictions["predicted_disrupted"].sum())
-                probability_sum += float(scored.predictions["probability"].sum())
+                flights += rows.num_rows
+                disrupted += int((probability >= threshold).sum())
+                probability_sum += float(probability.sum())
     finally:
         reader.close()
     return WindowScored(flights, disrupted, probability_sum / flights if flights else None)

@@ -21,9 +21,9 @@ from typing import Any
 import pandas as pd
 
 from fti_assets.feature_views.declared import view_named
+from fti_assets.feature_views.fast_model import FastModel, UnsupportedPipeline
 from fti_assets.feature_views.online import FlightRequest, OnlineView
 from fti_assets.feature_views.view import FeatureView, changed_parts, model_inputs
-from fti_assets.online_pipeline.fast_model import FastModel, UnsupportedPipeline
 from fti_assets.online_pipeline.prediction_log import PredictionLog
 from fti_assets.stateful import model_store, online_store, registry
 

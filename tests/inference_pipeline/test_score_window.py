@@ -7,6 +7,7 @@ import duckdb
 import pytest
 
 from fti_assets.feature_views.declared import FLIGHT_DISRUPTION_V1 as VIEW
+from fti_assets.feature_views.fast_model import FastModel
 from fti_assets.inference_pipeline import predictions_table, scoring
 from fti_assets.stateful import registry
 from tests.conftest import FIRST, LAST
@@ -60,9 +61,30 @@ def test_scored_features_are_one_row_per_flight_with_the_inputs_the_model_saw(sc
         stored_inputs = connection.sql(
             f"select flight_id, {', '.join(VIEW.numeric_features)} from inference.scored_features order by flight_id"
         ).df()
-        rows = scoring.feature_rows(connection, VIEW, LAST, LAST).sort_values("flight_id", ignore_index=True)
+        rows = scoring.feature_rows(connection, VIEW, LAST, LAST).to_pandas().sort_values("flight_id", ignore_index=True)
     assert stored_inputs["flight_id"].tolist() == rows["flight_id"].tolist()
     assert stored_inputs.drop(columns="flight_id").equals(rows[list(VIEW.numeric_features)])
+
+
+class PredictProbaOnly:
+    """The registered pipeline seen only through predict_proba: scored on the frames training builds."""
+
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+
+    def predict_proba(self, inputs):
+        return self.pipeline.predict_proba(inputs)
+
+
+def test_the_arrow_path_stores_exactly_what_predict_proba_on_frames_stores(scored_copy):
+    folder = scored_copy.parent
+    with duckdb.connect(str(scored_copy)) as connection:
+        pipeline, _ = registry.load_model(connection, folder / "store", "champion")
+        assert isinstance(scoring.probabilities(pipeline, VIEW).__self__, FastModel)
+        score(connection, folder, chunk_rows=1)
+        lean = stored(connection)
+        score(connection, folder, chunk_rows=1, pipeline=PredictProbaOnly(pipeline))
+        assert stored(connection) == lean
 
 
 class FailsOnSecondChunk:

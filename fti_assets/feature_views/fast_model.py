@@ -1,4 +1,4 @@
-"""The served model's call on a few rows, without pandas: the same fitted pipeline, read once.
+"""The fitted pipeline's call without pandas, on a few rows (online) or on Arrow columns (batch).
 
 `Pipeline.predict_proba` on one row costs ~15 ms on a quiet machine (70-300 ms on this busy one):
 the ColumnTransformer selects columns from a DataFrame and validates every step (~12 ms), and
@@ -10,8 +10,10 @@ arithmetic in the same order. For a few rows, all trees are walked together, one
 tree level; from TREE_BY_TREE_FROM_ROWS rows on, scikit-learn's own compiled tree predictors
 are called one tree after another on one thread (their fixed cost per tree is then shared).
 Either way the leaf values are added tree after tree as scikit-learn adds them, so the
-probabilities equal `predict_proba`'s bit for bit (tested). A pipeline of another shape is
-refused at load.
+probabilities equal `predict_proba`'s bit for bit (tested). Batch scoring encodes Arrow columns
+the same way (`predict_proba_table`); its trees run on one thread, which leaves the other core to
+the next chunk's DuckDB query (batch scoring reads ahead) and, on these 2 shared cores, was also
+faster than two (docs/performance.md). A pipeline of another shape is refused at load.
 """
 
 from collections.abc import Mapping, Sequence
@@ -19,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -39,19 +43,20 @@ class _OneHot:
         if encoder.drop is not None or encoder.handle_unknown != "ignore":
             raise UnsupportedPipeline("one-hot encoding with drop or handle_unknown other than 'ignore'")
         self.columns = columns
-        widths = list(encoder._n_features_outs)
-        starts = np.cumsum([0, *widths])
-        base = {c: encoder.categories_[i][0] for i, c in enumerate(columns)}
+        starts = np.cumsum([0, *encoder._n_features_outs])
+        # One transform call for every column (the first call in a process is slow): column i's
+        # rows are its known values, then an unknown one, padded with its first value.
+        values = [[*categories, object()] for categories in encoder.categories_]
+        rows = max(len(v) for v in values)
+        frame = pd.DataFrame(
+            {c: pd.Series(v + [v[0]] * (rows - len(v)), dtype=object) for c, v in zip(columns, values, strict=True)}
+        )
+        with np.errstate(all="ignore"):
+            encoded = _dense(encoder.transform(frame))
         # Per column: each known value's row in a matrix of output blocks; the last row is for unknown values.
-        self.index: list[dict[Any, int]] = []
-        self.blocks: list[np.ndarray] = []
-        for i, column in enumerate(columns):
-            values = [*encoder.categories_[i], object()]
-            frame = pd.DataFrame({c: [base[c]] * len(values) for c in columns})
-            frame[column] = pd.Series(values, dtype=object)
-            with np.errstate(all="ignore"):
-                self.blocks.append(_dense(encoder.transform(frame))[:, starts[i] : starts[i + 1]])
-            self.index.append({v: j for j, v in enumerate(values[:-1])})
+        self.blocks = [encoded[: len(v), starts[i] : starts[i + 1]] for i, v in enumerate(values)]
+        self.index: list[dict[Any, int]] = [{value: j for j, value in enumerate(v[:-1])} for v in values]
+        self.known = [pa.array(categories) for categories in encoder.categories_]
 
     def transform(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         return np.hstack(
@@ -60,6 +65,15 @@ class _OneHot:
                 for c, index, block in zip(self.columns, self.index, self.blocks, strict=True)
             ]
         )
+
+    def transform_table(self, table: pa.Table) -> np.ndarray:
+        blocks = []
+        for c, known, block in zip(self.columns, self.known, self.blocks, strict=True):
+            values = table.column(c).fill_null(MISSING_CATEGORY)
+            # index_in is NULL for a value the encoder never saw: the last block row, for unknowns.
+            positions = pc.index_in(values, value_set=known.cast(values.type)).fill_null(len(known))
+            blocks.append(block[positions.to_numpy()])
+        return np.hstack(blocks)
 
 
 def _dense(matrix) -> np.ndarray:
@@ -82,7 +96,15 @@ class _Numeric:
         self.scale = scaler.scale_ if scaler.with_std else None
 
     def transform(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        x = np.array([[row[c] for c in self.columns] for row in rows], dtype="float64")
+        return self._impute_scale(np.array([[row[c] for c in self.columns] for row in rows], dtype="float64"))
+
+    def transform_table(self, table: pa.Table) -> np.ndarray:
+        """Columns cast to float64 (NULL as NaN), as model_inputs casts a frame's."""
+        return self._impute_scale(np.column_stack(
+            [table.column(c).cast(pa.float64()).to_numpy() for c in self.columns]
+        ))
+
+    def _impute_scale(self, x: np.ndarray) -> np.ndarray:
         missing = np.isnan(x)
         imputed = np.where(missing, self.statistics, x)
         z = np.hstack([imputed, missing[:, self.indicated].astype("float64")])
@@ -94,7 +116,8 @@ class _Numeric:
 
 
 class FastModel:
-    """`predict_proba(rows)[:, 1]` of a fitted feature pipeline, rows given as dicts of features."""
+    """`predict_proba(rows)[:, 1]` of a fitted feature pipeline, for rows given as dicts of
+    features (online) or as an Arrow table of the view's columns (batch)."""
 
     # Measured here: walking 300 trees in numpy costs ~0.16 ms a row, calling the compiled
     # predictors ~4 ms whatever the rows (then ~25 us a row): they cross near 25 rows.
@@ -168,3 +191,10 @@ class FastModel:
     def predict_proba(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """The positive class's probability per row."""
         return self.loss.predict_proba(self.raw(self.transform(rows)))[:, 1]
+
+    def transform_table(self, table: pa.Table) -> np.ndarray:
+        return np.ascontiguousarray(np.hstack([part.transform_table(table) for part in self.parts]))
+
+    def predict_proba_table(self, table: pa.Table) -> np.ndarray:
+        """The positive class's probability per row of an Arrow table of the view's features."""
+        return self.loss.predict_proba(self.raw(self.transform_table(table)))[:, 1]
