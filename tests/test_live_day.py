@@ -18,7 +18,7 @@ from tests.conftest import LAST, SMALL_MODEL
 
 INTRADAY_RUN = {
     "ops": {
-        "training_snapshot": {"config": {"cutoff": str(LAST), "feature_view": "flight_disruption_intraday_v1"}},
+        "training_snapshot": {"config": {"cutoff": str(LAST), "feature_view": "flight_disruption_intraday_v2"}},
         "flight_disruption_model": {"config": SMALL_MODEL},
     }
 }
@@ -70,3 +70,8 @@ def test_a_day_live_answers_every_flight_at_its_times_from_streamed_features(int
     late = [r for r in logged if r["features"]["minutes_to_departure"] == 30]
     assert len(late) == len([a for a in report.answers if a.minutes_before == 30])
     assert sum(r["features"]["origin_departures_1h"] is not None for r in late) > 0.8 * len(late)
+    # And the plane's streamed arrival time reaches the on-demand turnaround: a plane flying its
+    # second leg of the day or later has one.
+    turnarounds = [r["features"]["plane_turnaround_minutes"] for r in late]
+    assert sum(t is not None for t in turnarounds) > 0.2 * len(late)
+    assert all(t > 0 for t in turnarounds if t is not None)

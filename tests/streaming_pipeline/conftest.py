@@ -17,7 +17,7 @@ DAY = dt.date(2013, 1, 3)
 def offline_rows(connection, streamed) -> dict[tuple[str, dt.datetime], tuple]:
     group = streamed.group
     keys = [k for _, k in group.join_keys]
-    rows = connection.sql(f"select {', '.join(keys)}, event_at, {', '.join(group.columns)} from features.{group.relation}")
+    rows = connection.sql(f"select {', '.join(keys)}, event_at, {', '.join(group.row_columns)} from features.{group.relation}")
     found = {}
     for row in rows.fetchall():
         key = tuple(str(part) for part in row[: len(keys)])
@@ -25,10 +25,14 @@ def offline_rows(connection, streamed) -> dict[tuple[str, dt.datetime], tuple]:
     return found
 
 
-def same(left, right) -> bool:
-    if left is None or right is None:
-        return left is None and right is None
-    return math.isclose(left, right, rel_tol=1e-12, abs_tol=1e-12)
+def same(streamed, offline) -> bool:
+    """An online value (decoded from the store's JSON) equals the offline one: numbers to 1e-12,
+    timestamps exactly (stored as ISO text)."""
+    if streamed is None or offline is None:
+        return streamed is None and offline is None
+    if isinstance(offline, dt.datetime):
+        return dt.datetime.fromisoformat(streamed) == offline
+    return math.isclose(streamed, offline, rel_tol=1e-12, abs_tol=1e-12)
 
 
 @pytest.fixture(scope="session")
