@@ -25,14 +25,16 @@ def offline_rows(connection, streamed) -> dict[tuple[str, dt.datetime], tuple]:
     return found
 
 
-def same(streamed, offline) -> bool:
-    """An online value (decoded from the store's JSON) equals the offline one: numbers to 1e-12,
-    timestamps exactly (stored as ISO text)."""
-    if streamed is None or offline is None:
-        return streamed is None and offline is None
-    if isinstance(offline, dt.datetime):
-        return dt.datetime.fromisoformat(streamed) == offline
-    return math.isclose(streamed, offline, rel_tol=1e-12, abs_tol=1e-12)
+def same(streamed, expected) -> bool:
+    """An online value (decoded from the store's JSON) equals the expected one, online or
+    offline: numbers to 1e-12, timestamps exactly (the store keeps them as ISO text)."""
+    if streamed is None or expected is None:
+        return streamed is None and expected is None
+    if isinstance(expected, dt.datetime):
+        expected = expected.isoformat()
+    if isinstance(expected, str):
+        return streamed == expected
+    return math.isclose(streamed, expected, rel_tol=1e-12, abs_tol=1e-12)
 
 
 @pytest.fixture(scope="session")
