@@ -35,7 +35,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from fti_assets import manifest, settings  # noqa: E402
-from fti_assets.feature_views import on_demand  # noqa: E402
 from fti_assets.feature_views.compatibility import check_fingerprint  # noqa: E402
 from fti_assets.live_day import run_day  # noqa: E402
 from fti_assets.stateful import event_log, registry  # noqa: E402
@@ -72,7 +71,6 @@ def accuracy(warehouse: Path, compare: int | None = None) -> dict:
             if compared_view.keys != intraday_view.keys:
                 raise ValueError(f"version {compare} reads {compared_view.name}: not an intraday model")
             compared_model, _ = registry.load_model(connection, settings.model_store_path(), compared.version)
-            on_demand.register(connection, compared_view.on_demand)
             compared_rows = champion.rows_through_view(connection, compared_view, rows[list(intraday_view.keys)])
     batch_scores = dict(
         zip(batch_rows["flight_id"], model.predict_proba(batch_model, batch_rows, batch_view), strict=True)
