@@ -6,6 +6,8 @@ same cutoff). Prints, in one run:
 - accuracy: the intraday model's test ROC AUC at each horizon (6 h, 2 h, 30 min before the
   scheduled departure) next to the batch model's (features as of local midnight) on the same
   flights of the same test period, each through its own feature view (goal at 2 h: +0.05);
+  `--compare-version N` adds another registered intraday model (one trained on an earlier view
+  version, say) on the same rows, through its own view;
 - freshness: one day replayed live (`fti stream`'s machinery) at `--speed`: event pushed to
   the log -> its online feature committed, p50/p99 (goal p99 <= 1 s), with request latencies;
 - freshness under load: January's events offered at `--rate` events per second (5,000: the
@@ -14,6 +16,7 @@ same cutoff). Prints, in one run:
   store, events per second (goal >= 5,000), against the floor of appending them to the log alone.
 
     .venv/bin/python benchmarks/streaming.py --json benchmarks/results/streaming.json
+    .venv/bin/python benchmarks/streaming.py --accuracy-only --compare-version 3
 """
 
 import argparse
@@ -43,8 +46,9 @@ from fti_assets.training_pipeline import champion, model, snapshot  # noqa: E402
 GOALS = {"auc_gain_at_120_min": 0.05, "freshness_p99_ms": 1000.0, "events_per_second": 5000.0}
 
 
-def accuracy(warehouse: Path) -> dict:
-    """Both champions on the intraday model's test flights, per horizon."""
+def accuracy(warehouse: Path, compare: int | None = None) -> dict:
+    """Both champions on the intraday model's test flights, per horizon; with `compare`, that
+    registered intraday version too, on the same rows through its own view."""
     with connect(warehouse, read_only=True) as connection:
         dbt_manifest = manifest.load()
         intraday = registry.resolve(connection, "intraday_champion")
@@ -61,18 +65,31 @@ def accuracy(warehouse: Path) -> dict:
         batch_model, _ = registry.load_model(connection, settings.model_store_path(), batch.version)
         flights = rows.drop_duplicates("flight_id")[["flight_id", "scheduled_dep_date"]]
         batch_rows = champion.rows_through_view(connection, batch_view, flights)
+        if compare is not None:
+            compared = registry.resolve(connection, compare)
+            compared_view = check_fingerprint(compared, dbt_manifest)
+            if compared_view.keys != intraday_view.keys:
+                raise ValueError(f"version {compare} reads {compared_view.name}: not an intraday model")
+            compared_model, _ = registry.load_model(connection, settings.model_store_path(), compared.version)
+            compared_rows = champion.rows_through_view(connection, compared_view, rows[list(intraday_view.keys)])
     batch_scores = dict(
         zip(batch_rows["flight_id"], model.predict_proba(batch_model, batch_rows, batch_view), strict=True)
     )
     rows["intraday"] = model.predict_proba(intraday_model, rows, intraday_view)
     rows["batch"] = rows["flight_id"].map(batch_scores)
     result = {"test_period": f"{first}..{last}", "intraday_version": intraday.version, "batch_version": batch.version}
+    if compare is not None:
+        rows["compared"] = model.predict_proba(compared_model, compared_rows, compared_view)
+        result["compared_version"] = compared.version
+        result["compared_view"] = f"{compared_view.name}_v{compared_view.version}"
     for minutes, at in rows.groupby("minutes_before_departure"):
         y = at[intraday_view.label].astype(bool).to_numpy()
         online, midnight = roc_auc_score(y, at["intraday"]), roc_auc_score(y, at["batch"])
         result[f"{minutes}_min"] = {
             "flights": len(at), "intraday_roc_auc": online, "batch_roc_auc": midnight, "gain": online - midnight,
         }
+        if compare is not None:
+            result[f"{minutes}_min"]["compared_roc_auc"] = roc_auc_score(y, at["compared"])
     return result
 
 
@@ -162,18 +179,30 @@ def main() -> None:
     parser.add_argument("--day", default="2013-12-17", help="the day replayed live for freshness")
     parser.add_argument("--speed", type=float, default=3600.0, help="replayed seconds per second for that day")
     parser.add_argument("--rate", type=float, default=5000.0, help="events per second offered in the load test")
+    parser.add_argument("--compare-version", type=int, help="another registered intraday model to score beside")
+    parser.add_argument("--accuracy-only", action="store_true", help="skip the freshness and ingestion figures")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
     warehouse = settings.warehouse_path()
     results: dict = {"machine": {"cores": __import__("os").cpu_count()}, "goals": GOALS}
-    results["accuracy"] = accuracy(warehouse)
+    results["accuracy"] = accuracy(warehouse, args.compare_version)
     for horizon in ("360_min", "120_min", "30_min"):
         if horizon in results["accuracy"]:
             a = results["accuracy"][horizon]
+            compared = (
+                f", version {results['accuracy']['compared_version']} ({results['accuracy']['compared_view']}) "
+                f"{a['compared_roc_auc']:.3f}"
+                if "compared_roc_auc" in a
+                else ""
+            )
             print(
                 f"ROC AUC {horizon.replace('_', ' ')} before departure: intraday {a['intraday_roc_auc']:.3f}, "
-                f"batch {a['batch_roc_auc']:.3f} on the same {a['flights']:,} test flights ({a['gain']:+.3f})"
+                f"batch {a['batch_roc_auc']:.3f}{compared} on the same {a['flights']:,} test flights "
+                f"({a['gain']:+.3f} over batch)"
             )
+    if args.accuracy_only:
+        write_json(args.json, results)
+        return
     with tempfile.TemporaryDirectory() as folder:
         results["freshness"] = freshness(dt.date.fromisoformat(args.day), args.speed, Path(folder) / "day")
         print("\n".join(results["freshness"]["lines"]))
@@ -191,9 +220,13 @@ def main() -> None:
         f"into the online store; appending to the log alone {i['append_only_events_per_second']:,.0f}/s "
         f"({i['ratio_to_append_only']:.1f}x the floor)"
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2, default=str))
+    write_json(args.json, results)
+
+
+def write_json(path: Path | None, results: dict) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def run_main(start: str, end: str, cutoff: str, scoring_start: str, verbose: boo
     log_file = settings.warehouse_path().parent / "logs" / f"fti-main-{time.strftime('%Y%m%dT%H%M%S')}.log"
     training = {"ops": {"training_snapshot": {"config": {"cutoff": cutoff}}}}
     intraday_training = {
-        "ops": {"training_snapshot": {"config": {"cutoff": cutoff, "feature_view": "flight_disruption_intraday_v1"}}}
+        "ops": {"training_snapshot": {"config": {"cutoff": cutoff, "feature_view": "flight_disruption_intraday_v2"}}}
     }
     steps = [
         (f"feature_job {start}..{end}", lambda logs: run_window("feature_job", start, end, instance, logs)),

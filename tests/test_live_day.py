@@ -18,7 +18,7 @@ from tests.conftest import LAST, SMALL_MODEL
 
 INTRADAY_RUN = {
     "ops": {
-        "training_snapshot": {"config": {"cutoff": str(LAST), "feature_view": "flight_disruption_intraday_v1"}},
+        "training_snapshot": {"config": {"cutoff": str(LAST), "feature_view": "flight_disruption_intraday_v2"}},
         "flight_disruption_model": {"config": SMALL_MODEL},
     }
 }
@@ -70,3 +70,23 @@ def test_a_day_live_answers_every_flight_at_its_times_from_streamed_features(int
     late = [r for r in logged if r["features"]["minutes_to_departure"] == 30]
     assert len(late) == len([a for a in report.answers if a.minutes_before == 30])
     assert sum(r["features"]["origin_departures_1h"] is not None for r in late) > 0.8 * len(late)
+    # And the plane's streamed arrival time reaches the on-demand turnaround: most requests whose
+    # plane had landed somewhere that day, by the request time, have one.
+    with duckdb.connect(str(intraday), read_only=True) as connection:
+        arrivals = connection.execute(
+            "select tailnum, min(event_at) from staging.stg_events "
+            "where event_type = 'arrived' and partition_date = ? group by tailnum", [LAST]
+        ).fetchall()
+    first_landed = {tail: at for tail, at in arrivals}
+    landed = {
+        (r["tailnum"], r["scheduled_dep_date"], r["prediction_at"]) for r in late
+        if r["tailnum"] in first_landed and first_landed[r["tailnum"]] <= dt.datetime.fromisoformat(r["prediction_at"])
+    }
+    turnarounds = {
+        (r["tailnum"], r["scheduled_dep_date"], r["prediction_at"]): r["features"]["plane_turnaround_minutes"]
+        for r in late
+    }
+    found = [key for key, minutes in turnarounds.items() if minutes is not None]
+    # None before its plane had landed (that would be the future), most after.
+    assert set(found) <= landed and len(landed) > 50 and len(found) > 0.8 * len(landed)
+    assert all(turnarounds[key] > 0 for key in found)

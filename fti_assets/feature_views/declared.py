@@ -12,7 +12,7 @@ TTLs follow how often each group is refreshed, so a NULL means "no fresh value",
 import dataclasses
 import datetime as dt
 
-from fti_assets.feature_views.on_demand import MINUTES_TO_DEPARTURE
+from fti_assets.feature_views.on_demand import MINUTES_TO_DEPARTURE, PLANE_TURNAROUND_MINUTES
 from fti_assets.feature_views.view import FeatureGroupRef, FeatureView
 
 ROUTE_HISTORY_V1 = FeatureGroupRef(
@@ -117,6 +117,9 @@ PLANE_TODAY_V1 = FeatureGroupRef(
     streamed=True,
 )
 
+# v1 plus the time the plane's latest leg arrived, read by the turnaround on-demand feature.
+PLANE_TODAY_V2 = dataclasses.replace(PLANE_TODAY_V1, version=2, inputs=("latest_arrived_at",))
+
 ORIGIN_DEPARTURES_RECENT_V1 = FeatureGroupRef(
     name="fg_origin_departures_recent",
     version=1,
@@ -171,9 +174,20 @@ FLIGHT_DISRUPTION_INTRADAY_V1 = FeatureView(
     system="intraday",
 )
 
+# v1 with the plane's day at v2, and the minutes from its latest arrival to this departure.
+FLIGHT_DISRUPTION_INTRADAY_V2 = dataclasses.replace(
+    FLIGHT_DISRUPTION_INTRADAY_V1,
+    version=2,
+    groups=tuple(PLANE_TODAY_V2 if g == PLANE_TODAY_V1 else g for g in FLIGHT_DISRUPTION_INTRADAY_V1.groups),
+    on_demand=(MINUTES_TO_DEPARTURE, PLANE_TURNAROUND_MINUTES),
+)
+
 VIEWS = {
     f"{v.name}_v{v.version}": v
-    for v in (FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V2, FLIGHT_DISRUPTION_V3, FLIGHT_DISRUPTION_INTRADAY_V1)
+    for v in (
+        FLIGHT_DISRUPTION_V1, FLIGHT_DISRUPTION_V2, FLIGHT_DISRUPTION_V3, FLIGHT_DISRUPTION_INTRADAY_V1,
+        FLIGHT_DISRUPTION_INTRADAY_V2,
+    )
 }
 
 

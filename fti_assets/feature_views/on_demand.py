@@ -1,8 +1,10 @@
-"""On-demand features: computed from the request itself at prediction time, defined once here.
+"""On-demand features: computed at prediction time from the request and from feature-group
+columns as known then, defined once here.
 
 The same function serves both paths: offline it is registered as a DuckDB function that the
-point-in-time SQL calls (training snapshots, batch scoring), online the service calls it on
-the request. Each takes and returns numpy arrays, so one row and a million rows run the same code.
+point-in-time SQL calls after its joins (training snapshots, batch scoring), online the service
+calls it on the request and the vector's group rows. Each takes and returns numpy arrays, so one
+row and a million rows run the same code.
 """
 
 import dataclasses
@@ -16,7 +18,8 @@ import pyarrow as pa
 
 @dataclasses.dataclass(frozen=True)
 class OnDemandFeature:
-    """A feature computed from request columns (spine columns offline) by a vectorised function."""
+    """A feature computed by a vectorised function from request columns (spine columns offline)
+    and from group columns the view declares as inputs (`FeatureGroupRef.inputs`)."""
 
     name: str
     inputs: tuple[str, ...]
@@ -38,6 +41,22 @@ MINUTES_TO_DEPARTURE = OnDemandFeature(
     inputs=("scheduled_dep_at", "prediction_at"),
     input_types=("TIMESTAMP", "TIMESTAMP"),
     function=minutes_to_departure,
+)
+
+
+def plane_turnaround_minutes(scheduled_dep_at: np.ndarray, latest_arrived_at: np.ndarray) -> np.ndarray:
+    """Minutes from the plane's latest arrival today to this flight's scheduled departure: the
+    buffer it has to come back and turn around (NaN before it has arrived anywhere today)."""
+    return (scheduled_dep_at.astype("datetime64[us]") - latest_arrived_at.astype("datetime64[us]")) / np.timedelta64(
+        1, "m"
+    )
+
+
+PLANE_TURNAROUND_MINUTES = OnDemandFeature(
+    name="plane_turnaround_minutes",
+    inputs=("scheduled_dep_at", "latest_arrived_at"),
+    input_types=("TIMESTAMP", "TIMESTAMP"),
+    function=plane_turnaround_minutes,
 )
 
 

@@ -77,7 +77,8 @@ def replay_clock(day: dt.date) -> dt.datetime:
     return midnight.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-# The request's columns on-demand features may read (the spine's, offline).
+# The request's columns on-demand features may read (the spine's, offline); the others they
+# read are the view's group inputs.
 REQUEST_TIMES = ("scheduled_dep_at", "prediction_at")
 
 
@@ -93,9 +94,11 @@ def served_groups(view: FeatureView) -> tuple[FeatureGroupRef, ...]:
 
 
 def check_servable(view: FeatureView) -> None:
-    """Every spine feature must come from the request or a stored lookup."""
+    """Every spine feature must come from the request or a stored lookup, and every on-demand
+    input from the request or a group row, in a type the online path reads."""
     missing = set(view.spine_features) - set(SCHEDULE_FEATURES) - set(ROUTES.columns)
     missing |= set(view.on_demand_inputs) - set(REQUEST_TIMES)
+    missing |= {c for f in view.on_demand for c, t in zip(f.inputs, f.input_types, strict=True) if t not in NUMPY_TYPES}
     if missing:
         raise ValueError(f"feature view {view.name} v{view.version}: the online path cannot build {sorted(missing)}")
 
@@ -138,20 +141,36 @@ class OnlineView:
         for group, key, ttl in zip(self.groups, keys, self._ttl_us, strict=True):
             row = rows.get(key) if key is not None else None
             if row is not None and row[0] <= at and (ttl is None or row[0] > at - ttl):
-                known.update(zip(group.columns, json.loads(row[1]), strict=True))
+                known.update(zip(group.row_columns, json.loads(row[1]), strict=True))
         vector = {name: compute(request) if compute is not None else known.get(name) for name, compute in self._spine}
         vector.update((column, known.get(column)) for column in self.view.group_features)
         if self.view.on_demand:
-            vector.update(on_demand_values(self.view, [request])[0])
+            vector.update(on_demand_values(self.view, [request], [known])[0])
         return vector
 
 
-def on_demand_values(view: FeatureView, requests: Sequence[FlightRequest]) -> list[dict[str, float | None]]:
-    """Each on-demand feature of the view, computed by its one definition over the requests."""
+# How an on-demand input's declared SQL type reads into numpy (None becomes NaT or NaN).
+NUMPY_TYPES = {"TIMESTAMP": "datetime64[us]", "DOUBLE": "float64"}
+
+
+def on_demand_values(
+    view: FeatureView, requests: Sequence[FlightRequest], known: Sequence[Mapping[str, Any]]
+) -> list[dict[str, float | None]]:
+    """Each on-demand feature of the view, computed by its one definition over the requests;
+    group inputs come from `known`, each request's fresh group values (a missing one is NULL,
+    as the offline join gives past the TTL or without a row)."""
     if not view.on_demand:
         return [{} for _ in requests]
-    columns = {name: np.array([getattr(r, name) for r in requests], dtype="datetime64[us]") for name in REQUEST_TIMES}
-    computed = {f.name: f.function(*(columns[c] for c in f.inputs)) for f in view.on_demand}
+
+    def column(name: str, sql_type: str) -> np.ndarray:
+        if name in view.group_inputs:
+            return np.array([k.get(name) for k in known], dtype=NUMPY_TYPES[sql_type])
+        return np.array([getattr(r, name) for r in requests], dtype=NUMPY_TYPES[sql_type])
+
+    computed = {
+        f.name: f.function(*(column(c, t) for c, t in zip(f.inputs, f.input_types, strict=True)))
+        for f in view.on_demand
+    }
     return [
         {name: (None if np.isnan(values[i]) else float(values[i])) for name, values in computed.items()}
         for i in range(len(requests))

@@ -34,10 +34,18 @@ class FeatureGroupRef:
     event_time: str = "event_at"
     # Kept current online by the streaming pipeline from events, not by the daily materialization.
     streamed: bool = False
+    # Columns read only as inputs of the view's on-demand features (an event time, say), not
+    # model features; like the columns, NULL when the row is older than the TTL.
+    inputs: tuple[str, ...] = ()
 
     @property
     def relation(self) -> str:
         return f"{self.name}_v{self.version}"
+
+    @property
+    def row_columns(self) -> tuple[str, ...]:
+        """Every column a row of the group carries into the view (joined offline, stored online)."""
+        return (*self.columns, *self.inputs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,10 +70,13 @@ class FeatureView:
         unknown = set(self.categorical_features) - set(self.spine_features)
         if unknown:
             raise ValueError(f"feature view {self.name}: categorical features {sorted(unknown)} are not spine features")
-        names = [*self.spine_features, *(c for g in self.groups for c in g.columns), *(f.name for f in self.on_demand)]
+        names = [*self.spine_features, *(c for g in self.groups for c in g.row_columns), *self.on_demand_features]
         duplicated = {c for c in names if names.count(c) > 1}
         if duplicated:
             raise ValueError(f"feature view {self.name}: columns {sorted(duplicated)} are declared twice")
+        unused = set(self.group_inputs) - {c for f in self.on_demand for c in f.inputs}
+        if unused:
+            raise ValueError(f"feature view {self.name}: group inputs {sorted(unused)} feed no on-demand feature")
 
     @property
     def relations(self) -> tuple[str, ...]:
@@ -81,8 +92,14 @@ class FeatureView:
         return tuple(f.name for f in self.on_demand)
 
     @property
+    def group_inputs(self) -> tuple[str, ...]:
+        """On-demand inputs read from the groups' rows (as known at the prediction time)."""
+        return tuple(c for g in self.groups for c in g.inputs)
+
+    @property
     def on_demand_inputs(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(c for f in self.on_demand for c in f.inputs))
+        """On-demand inputs read from the spine (the request, online)."""
+        return tuple(dict.fromkeys(c for f in self.on_demand for c in f.inputs if c not in self.group_inputs))
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -164,14 +181,23 @@ def _group_rows(view: FeatureView, group: FeatureGroupRef) -> str:
 
 def _latest_rows(view: FeatureView, dialect: str) -> list[str]:
     """CTEs ending in `joined`: every spine column, plus per group i its latest row known at
-    the prediction time as `__gi_event_at` and `__gi_<column>` (NULL without one)."""
+    the prediction time as `__gi_event_at` and `__gi_<column>` (NULL without one), and its
+    on-demand inputs under their own names, fresh or NULL (`_fresh_inputs`)."""
     group_columns = []
     for i, group in enumerate(view.groups):
         row = f"g{i}" if dialect == "duckdb" else f"g{i}.__row"
         group_columns.append(f"{row}.{group.event_time} as __g{i}_event_at")
         group_columns.extend(f"{row}.{c} as __g{i}_{c}" for c in group.columns)
+        group_columns.extend(_fresh_inputs(view, group, row))
     ctes, joins = _asof_joins(view) if dialect == "duckdb" else _union_latest(view)
     return [*ctes, "joined as (", f"    select spine.*, {', '.join(group_columns)}", "    from spine", *joins, ")", ""]
+
+
+def _fresh_inputs(view: FeatureView, group: FeatureGroupRef, row: str) -> list[str]:
+    """A group's on-demand inputs as the on-demand features read them: NULL past the TTL, as
+    the group's feature columns are, so a function sees only what was fresh at the prediction time."""
+    fresh = f"{row}.{group.event_time} > spine.{view.prediction_time} - {_interval(group.ttl)}"
+    return [f"case when {fresh} then {row}.{c} end as {c}" for c in group.inputs]
 
 
 def _asof_joins(view: FeatureView) -> tuple[list[str], list[str]]:
@@ -202,7 +228,7 @@ def _union_latest(view: FeatureView) -> tuple[list[str], list[str]]:
         spine_keys = ", ".join(f"{s} as {k}" for (s, _), k in zip(group.join_keys, partition, strict=True))
         group_keys = ", ".join(f"{c} as {k}" for (_, c), k in zip(group.join_keys, partition, strict=True))
         window = f"partition by {', '.join(partition)} order by __at, __order"
-        fields = ", ".join(f"'{c}', {c}" for c in (group.event_time, *group.columns))
+        fields = ", ".join(f"'{c}', {c}" for c in (group.event_time, *group.row_columns))
         ctes += [
             f"g{i} as (",
             f"    select {keys}, __row",
@@ -238,6 +264,8 @@ def _declaration(view: FeatureView) -> dict[str, Any]:
         # views declared before them keep their fingerprints.
         if not group["streamed"]:
             group.pop("streamed")
+        if not group["inputs"]:
+            group.pop("inputs")
     if view.system == "batch":
         declared.pop("system")
     # Views without on-demand features keep the declaration (and fingerprint) they had before
@@ -307,6 +335,9 @@ def _parts(view: FeatureView, manifest: Mapping[str, Any]) -> dict[str, Any]:
         "vars": project_vars(),
         "python.point_in_time_sql": _python_sources(),
     }
+    # Only views with group inputs carry this part, so the others keep their fingerprints.
+    if view.group_inputs:
+        parts["python.group_inputs"] = inspect.getsource(_fresh_inputs)
     for name, node in lineage(manifest, view).items():
         parts.update({f"{name}.{k}": v for k, v in _node_contract(manifest, node).items()})
     return parts

@@ -29,7 +29,7 @@ def _timestamp(at: dt.datetime) -> str:
 
 
 def latest_rows_sql(group: FeatureGroupRef, clock: dt.datetime, spine_relation: str) -> str:
-    """One row per entity key: the key, the event time in microseconds, the group's columns."""
+    """One row per entity key: the key, the event time in microseconds, the group's row columns."""
     keys = [k for _, k in group.join_keys]
     if group == ROUTES:
         # The schedule is known ahead of the replay: a route's latest scheduled distance, always known.
@@ -40,7 +40,7 @@ def latest_rows_sql(group: FeatureGroupRef, clock: dt.datetime, spine_relation: 
             "order by scheduled_dep_at desc, flight_id desc) = 1"
         )
     return (
-        f"select {', '.join(keys)}, epoch_us({group.event_time}) as event_at_us, {', '.join(group.columns)} "
+        f"select {', '.join(keys)}, epoch_us({group.event_time}) as event_at_us, {', '.join(group.row_columns)} "
         f"from {FEATURE_SCHEMA}.{group.relation} "
         f"where {group.event_time} <= {_timestamp(clock)} and {' and '.join(f'{k} is not null' for k in keys)} "
         f"qualify row_number() over (partition by {', '.join(keys)} order by {group.event_time} desc) = 1"

@@ -13,6 +13,7 @@ the same feature view declaration.
 """
 
 import dataclasses
+import datetime as dt
 import json
 import sqlite3
 import threading
@@ -42,9 +43,16 @@ def store_key(relation: str, entity: str) -> str:
     return f"{relation}:{entity}"
 
 
+def _timestamp(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"an online row holds a {type(value).__name__} ({value!r}), which JSON cannot store")
+
+
 def encode(values: Sequence[Any]) -> str:
-    """The stored form of a row's values: compact JSON, so equal rows have equal text."""
-    return json.dumps(list(values), separators=(",", ":"), allow_nan=False)
+    """The stored form of a row's values: compact JSON, so equal rows have equal text; a
+    timestamp (naive UTC, as stored everywhere) as its ISO text, which numpy reads back."""
+    return json.dumps(list(values), separators=(",", ":"), allow_nan=False, default=_timestamp)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The intraday feature groups, online: each key's latest row computed from its events, as the
-dbt models (models/features/fg_*_today_v1, fg_origin_*) compute every row offline.
+dbt models (models/features/fg_*_today_v*, fg_origin_*) compute every row offline.
 
 A row is a pure function of the key's events (sorted by event time, then id), so a key
 recomputed after any set of arrivals, duplicated or out of order, gets the row the offline
@@ -19,6 +19,7 @@ from fti_assets.feature_views.declared import (
     ORIGIN_DEPARTURES_RECENT_V1,
     ORIGIN_WEATHER_LATEST_V1,
     PLANE_TODAY_V1,
+    PLANE_TODAY_V2,
 )
 from fti_assets.feature_views.view import FeatureGroupRef
 from fti_assets.stateful import event_log
@@ -73,6 +74,13 @@ def plane_today(events: Sequence[Event]) -> tuple[dt.datetime, tuple]:
     )
 
 
+def plane_today_v2(events: Sequence[Event]) -> tuple[dt.datetime, tuple]:
+    """v1's row, then when the latest leg arrived (events are in event-time order)."""
+    at, values = plane_today(events)
+    arrivals = [e.event_at for e in events if e.event_type == "arrived"]
+    return at, (*values, arrivals[-1] if arrivals else None)
+
+
 def origin_departures_recent(events: Sequence[Event]) -> tuple[dt.datetime, tuple]:
     at = events[-1].event_at
     hour = [e for e in events if e.event_at >= at - dt.timedelta(hours=1)]
@@ -111,15 +119,23 @@ def _three_hours_before_latest(connection: sqlite3.Connection, key: Key) -> list
     return event_log.scope(connection, "events_by_origin", where, (*key, *key))
 
 
+def _plane_day(connection: sqlite3.Connection, key: Key) -> list[Event]:
+    where = "tailnum = ? and partition_date = ? and event_type in ('departed', 'arrived')"
+    return event_log.scope(connection, "events_by_plane_day", where, key)
+
+
+def _counts_for_plane(event: Event) -> bool:
+    return event.tailnum is not None and event.event_type in ("departed", "arrived")
+
+
+def _plane_key(event: Event) -> Key:
+    return event.tailnum, event.partition_date.isoformat()
+
+
 STREAMED_GROUPS = (
+    StreamedGroup(group=PLANE_TODAY_V1, counts=_counts_for_plane, key=_plane_key, scope=_plane_day, row=plane_today),
     StreamedGroup(
-        group=PLANE_TODAY_V1,
-        counts=lambda e: e.tailnum is not None and e.event_type in ("departed", "arrived"),
-        key=lambda e: (e.tailnum, e.partition_date.isoformat()),
-        scope=lambda c, k: event_log.scope(
-            c, "events_by_plane_day", "tailnum = ? and partition_date = ? and event_type in ('departed', 'arrived')", k
-        ),
-        row=plane_today,
+        group=PLANE_TODAY_V2, counts=_counts_for_plane, key=_plane_key, scope=_plane_day, row=plane_today_v2
     ),
     StreamedGroup(
         group=ORIGIN_DEPARTURES_RECENT_V1,

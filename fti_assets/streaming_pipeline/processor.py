@@ -56,10 +56,14 @@ class Processor:
                 if group.counts(event):
                     touched[i].add(group.key(event))
         rows: dict[str, list[online_store.Row]] = {}
+        # Versions of a group read the same events (the plane's day at v1 and v2): read them once.
+        scoped: dict[tuple, list[event_log.Event]] = {}
         for i, group in enumerate(self.groups):
             computed = []
             for key in touched[i]:
-                events = group.scope(self._log, key)
+                if (group.scope, key) not in scoped:
+                    scoped[group.scope, key] = group.scope(self._log, key)
+                events = scoped[group.scope, key]
                 if events:
                     at, values = group.row(events)
                     computed.append((group.entity(key), event_log.microseconds(at), online_store.encode(values)))

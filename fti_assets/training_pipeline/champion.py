@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from fti_assets.feature_views import on_demand
 from fti_assets.feature_views.compatibility import FeatureMismatch, check_fingerprint
 from fti_assets.feature_views.view import FEATURE_SCHEMA, FeatureView, point_in_time_sql
 from fti_assets.stateful import registry
@@ -24,6 +25,8 @@ KEYS_RELATION = "challenger_evaluation_keys"
 def rows_through_view(connection: duckdb.DuckDBPyConnection, view: FeatureView, flights: pd.DataFrame) -> pd.DataFrame:
     """The given flights (the view's key columns) as `view` reads them, in the same order."""
     keys = list(view.keys)
+    # The champion's view may call on-demand features the challenger's does not.
+    on_demand.register(connection, view.on_demand)
     connection.register(KEYS_RELATION, flights[keys].reset_index(drop=True).assign(__order=lambda f: range(len(f))))
     try:
         spine = (

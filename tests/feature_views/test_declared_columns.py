@@ -33,7 +33,7 @@ def problems(view: FeatureView, dbt_manifest: Mapping[str, Any]) -> list[str]:
     for group in view.groups:
         reads[view.spine_relation][1].extend(s for s, _ in group.join_keys)
         columns = contract(dbt_manifest, group.relation)
-        reads[group.relation] = (columns, [*(g for _, g in group.join_keys), group.event_time, *group.columns])
+        reads[group.relation] = (columns, [*(g for _, g in group.join_keys), group.event_time, *group.row_columns])
     for relation, (columns, read) in reads.items():
         if not columns:
             found.append(f"{name}: no dbt model features.{relation} with a contract")
@@ -47,6 +47,12 @@ def problems(view: FeatureView, dbt_manifest: Mapping[str, Any]) -> list[str]:
     found.extend(
         f"{name}: categorical feature {c!r} is {types[c]!r} in its contract"
         for c in view.categorical_features if c in types and types[c] not in TEXT_TYPES
+    )
+    # An on-demand feature's group inputs have the SQL type its function is registered with.
+    found.extend(
+        f"{name}: on-demand input {c!r} of {f.name} is {types.get(c)!r} in its contract, declared {t!r}"
+        for f in view.on_demand for c, t in zip(f.inputs, f.input_types, strict=True)
+        if c in view.group_inputs and types.get(c) != t.lower()
     )
     if BASELINE_FEATURE not in view.numeric_features:
         found.append(f"{name}: the model's baseline feature {BASELINE_FEATURE!r} is not one of its numeric features")

@@ -17,7 +17,7 @@ DAY = dt.date(2013, 1, 3)
 def offline_rows(connection, streamed) -> dict[tuple[str, dt.datetime], tuple]:
     group = streamed.group
     keys = [k for _, k in group.join_keys]
-    rows = connection.sql(f"select {', '.join(keys)}, event_at, {', '.join(group.columns)} from features.{group.relation}")
+    rows = connection.sql(f"select {', '.join(keys)}, event_at, {', '.join(group.row_columns)} from features.{group.relation}")
     found = {}
     for row in rows.fetchall():
         key = tuple(str(part) for part in row[: len(keys)])
@@ -25,10 +25,16 @@ def offline_rows(connection, streamed) -> dict[tuple[str, dt.datetime], tuple]:
     return found
 
 
-def same(left, right) -> bool:
-    if left is None or right is None:
-        return left is None and right is None
-    return math.isclose(left, right, rel_tol=1e-12, abs_tol=1e-12)
+def same(streamed, expected) -> bool:
+    """An online value (decoded from the store's JSON) equals the expected one, online or
+    offline: numbers to 1e-12, timestamps exactly (the store keeps them as ISO text)."""
+    if streamed is None or expected is None:
+        return streamed is None and expected is None
+    if isinstance(expected, dt.datetime):
+        expected = expected.isoformat()
+    if isinstance(expected, str):
+        return streamed == expected
+    return math.isclose(streamed, expected, rel_tol=1e-12, abs_tol=1e-12)
 
 
 @pytest.fixture(scope="session")

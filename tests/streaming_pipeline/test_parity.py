@@ -44,6 +44,11 @@ def test_every_key_at_every_event_time_of_a_day_equals_the_offline_row(day_event
         relation = streamed.group.relation
         of_the_day = sum(1 for (_, at) in offline[relation] if day_start <= at < replay_clock(DAY))
         assert compared[relation] == of_the_day > 0, relation
+    # Every column was compared with values, not only NULLs (the arrival time included).
+    for streamed in STREAMED_GROUPS:
+        rows = offline[streamed.group.relation].values()
+        empty = [c for i, c in enumerate(streamed.group.row_columns) if all(r[i] is None for r in rows)]
+        assert empty == [], streamed.group.relation
 
 
 def test_every_streamed_group_of_every_view_has_its_online_definition():
