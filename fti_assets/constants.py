@@ -46,7 +46,8 @@ DRIFT_THRESHOLD_MARGIN = 1.5
 # past": each segment's day against its own DRIFT_WINDOW_DAYS days before it; a segment moved
 # when its value, or its step (its change less the day's median change over the segments), lies
 # further outside that window's range than the range is wide, and the day alarms when the share
-# of flights on moved segments is high (a route's or every route's delays doubling). Thresholds: the same quantile and margin as above, on the training days.
+# of flights on moved segments is high (a route's or every route's delays doubling).
+# Thresholds: the same quantile and margin as above, on the training days.
 SEGMENT_DRIFT_BASELINES = {
     "fg_origin_weather": "other airports",
     "fg_route_history": "own past",
