@@ -92,21 +92,28 @@ def test_rerunning_a_day_leaves_identical_rows(built, tmp_path, monkeypatch):
     assert (feature_rows(copy), rows(copy, "select * exclude (loaded_at) from raw.flights order by all")) == before
 
 
+def replay_day_5_after(built, copy, monkeypatch, planting: str):
+    """A copy of the built warehouse where `planting` changed stored rows, then day 5 replayed
+    through Dagster: what the replay rewrote, and what it left as stored."""
+    root, env = built
+    shutil.copy(root / "warehouse.duckdb", copy)
+    with duckdb.connect(str(copy)) as connection:
+        connection.sql(planting)
+    monkeypatch.setenv("FTI_SOURCE_DIR", env["FTI_SOURCE_DIR"])
+    monkeypatch.setenv("FTI_WAREHOUSE", str(copy))
+    result = run_window("feature_job", "2013-01-05", "2013-01-05", dg.DagsterInstance.ephemeral())
+    assert result.success, failure_messages(result)
+    return copy
+
+
 def test_a_replay_day_reads_only_its_own_flights_outcomes(built, tmp_path, monkeypatch):
     """The flights' outcomes are stored per delivered day: replaying day 5 rewrites day 5's
     rows and leaves day 1's as stored (a view over every raw row would recompute all of them)."""
-    root, env = built
-    copy = tmp_path / "outcomes.duckdb"
-    shutil.copy(root / "warehouse.duckdb", copy)
     planted = "select distinct arr_delay_minutes from intermediate.int_flights_outcomes_known where partition_date = '{}'"
-    with duckdb.connect(str(copy)) as connection:
-        connection.sql("update intermediate.int_flights_outcomes_known set arr_delay_minutes = -999 where partition_date in ('2013-01-01', '2013-01-05')")
-    monkeypatch.setenv("FTI_SOURCE_DIR", env["FTI_SOURCE_DIR"])
-    monkeypatch.setenv("FTI_WAREHOUSE", str(copy))
-
-    result = run_window("feature_job", "2013-01-05", "2013-01-05", dg.DagsterInstance.ephemeral())
-
-    assert result.success, failure_messages(result)
+    copy = replay_day_5_after(
+        built, tmp_path / "outcomes.duckdb", monkeypatch,
+        "update intermediate.int_flights_outcomes_known set arr_delay_minutes = -999 where partition_date in ('2013-01-01', '2013-01-05')",
+    )
     assert rows(copy, planted.format("2013-01-01")) == [(-999,)]
     assert (-999,) not in rows(copy, planted.format("2013-01-05"))
 
@@ -174,18 +181,11 @@ def test_a_dagster_replay_passes_its_window_to_dbt(built, tmp_path, monkeypatch)
     """The partition window reaches dbt (as FTI_START_DATE / FTI_END_DATE): replaying day 5
     rebuilds from day 5 only, so a value planted on day 1 survives it, and day 5's data tests
     do not re-read day 1. Without the window dbt would rebuild (and repair) day 1 too."""
-    root, env = built
-    copy = tmp_path / "window.duckdb"
-    shutil.copy(root / "warehouse.duckdb", copy)
     planted = "select route_disruption_rate_7d from features.fg_route_history_v1 where as_of_date = '2013-01-01'"
-    with duckdb.connect(str(copy)) as connection:
-        connection.sql("update features.fg_route_history_v1 set route_disruption_rate_7d = 2 where as_of_date = '2013-01-01'")
-    monkeypatch.setenv("FTI_SOURCE_DIR", env["FTI_SOURCE_DIR"])
-    monkeypatch.setenv("FTI_WAREHOUSE", str(copy))
-
-    result = run_window("feature_job", "2013-01-05", "2013-01-05", dg.DagsterInstance.ephemeral())
-
-    assert result.success, failure_messages(result)
+    copy = replay_day_5_after(
+        built, tmp_path / "window.duckdb", monkeypatch,
+        "update features.fg_route_history_v1 set route_disruption_rate_7d = 2 where as_of_date = '2013-01-01'",
+    )
     assert {value for (value,) in rows(copy, planted)} == {2}
     assert "FTI_START_DATE" not in os.environ, "the window leaked out of the dbt step"
 
