@@ -13,11 +13,19 @@ from fti_assets.feature_views.view import model_inputs, point_in_time_sql
 from fti_assets.stateful import registry
 
 
-def test_fast_path_equals_predict_proba_on_every_flight_row_by_row_and_in_batches(scored):
+@pytest.fixture(scope="module")
+def champion_and_rows(scored):
+    """The scored warehouse's champion, and every spine flight's point-in-time row."""
     folder, _ = scored
     with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as connection:
         pipeline, _ = registry.load_model(connection, folder / "store", "champion")
         rows = connection.sql(point_in_time_sql(VIEW, "select * from features.flight_spine_v1")).df()
+    return pipeline, rows
+
+
+def test_fast_path_equals_predict_proba_on_every_flight_row_by_row_and_in_batches(champion_and_rows):
+    pipeline, rows = champion_and_rows
+    rows = rows.copy()
     # A category the model never saw, and a flight with every group missing.
     rows.loc[0, "dest"] = "ZZZ"
     rows.loc[1, list(VIEW.group_features)] = np.nan
@@ -37,11 +45,9 @@ def test_a_pipeline_of_another_shape_is_refused():
         FastModel(Pipeline([("features", "passthrough"), ("classifier", LogisticRegression())]))
 
 
-def test_arrow_columns_give_the_column_transformers_matrix_and_predict_probas_probabilities(scored):
-    folder, _ = scored
-    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as connection:
-        pipeline, _ = registry.load_model(connection, folder / "store", "champion")
-        frame = connection.sql(point_in_time_sql(VIEW, "select * from features.flight_spine_v1")).df()
+def test_arrow_columns_give_the_column_transformers_matrix_and_predict_probas_probabilities(champion_and_rows):
+    pipeline, frame = champion_and_rows
+    frame = frame.copy()
     # A category the model never saw, a NULL category, and a flight with every group missing.
     frame.loc[0, "dest"] = "ZZZ"
     frame.loc[1, "carrier"] = None
