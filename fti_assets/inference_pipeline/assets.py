@@ -76,7 +76,7 @@ def batch_predictions(
         pipeline, model = registry.load_model(connection, model_store.resolved_path, model.version)
         scored = scoring.score_window(
             connection, pipeline, model, view, start, end, config.threshold,
-            scored_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), run_id=context.run_id,
+            scored_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), run_id=context.run.run_id,
         )
         coverage = predictions_table.coverage_problems(connection, view.spine_relation, start, end, model.version)
         probabilities = predictions_table.probability_problems(connection, start, end, model.version)
