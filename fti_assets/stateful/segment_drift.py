@@ -160,9 +160,9 @@ def own_past_moves(
 
 
 def _outside(value: pd.Series, low: pd.Series, high: pd.Series) -> pd.Series:
-    """Further outside [low, high] than the range is wide (False where any is unknown)."""
+    """Further outside [low, high] than the range is wide (False where any is NaN, as NaN compares)."""
     width = high - low
-    return ((value > high + width) | (value < low - width)).fillna(False).astype(bool)
+    return (value > high + width) | (value < low - width)
 
 
 def moved_share(moves: pd.DataFrame) -> pd.DataFrame:
