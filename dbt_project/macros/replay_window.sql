@@ -41,3 +41,26 @@
     {{ date_column }} between {{ replay_write_start(target_column or date_column, rebuild_days) }} - {{ lookback_days }}
         and {{ replay_write_end(rebuild_days) }}
 {%- endmacro %}
+
+{#- The intraday groups' days: the replay window's (shifted by `lo` .. `hi` days, for rows whose
+    date is not their events' day) and every day holding streamed events no delivered event
+    supersedes (staging.stg_events.is_streamed). Events keep landing for a day the stream is
+    ahead on, outside any replay window, so those days are rebuilt on every run until they are
+    delivered. -#}
+{% macro stream_days_filter(date_column, target_column, lo=0, hi=0) -%}
+    {%- set days = streamed_days() -%}
+    ({{ date_column }} between {{ replay_write_start(target_column) }} + {{ lo }} and {{ replay_write_end() }} + {{ hi }}
+    {%- for day in days %}
+        or {{ date_column }} between date '{{ day }}' + {{ lo }} and date '{{ day }}' + {{ hi }}
+    {%- endfor -%})
+{%- endmacro %}
+
+{% macro streamed_days() -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{- return([]) -}}
+    {%- endif -%}
+    {%- set query -%}
+        select distinct cast(partition_date as varchar) from {{ ref('stg_events') }} where is_streamed order by 1
+    {%- endset -%}
+    {{- return(run_query(query).columns[0].values() | list) -}}
+{%- endmacro %}

@@ -168,6 +168,9 @@ _REQUIRED = {
     "cancelled": ("carrier", "flight_number", "origin", "dest", "scheduled_dep_at"),
     "observed": ("origin",),
 }
+# How far from its flight's day an event may happen: what the delay and air-time limits allow,
+# and the span the intraday feature groups rebuild a day's rows by (staging.stg_events' test).
+EVENT_DAYS_BEFORE, EVENT_DAYS_AFTER = dt.timedelta(days=1), dt.timedelta(days=3)
 _LIMITS = {
     "dep_delay_minutes": (-120, 2880), "arr_delay_minutes": (-180, 2880), "temp_f": (-60, 130),
     "dewpoint_f": (-80, 100), "humidity_pct": (0, 100), "wind_speed_mph": (0, 250), "wind_gust_mph": (0, 300),
@@ -219,8 +222,14 @@ def make_event(
     if any(values.get(name) is not None for name in WEATHER_FIELDS):
         raise BadEvent(f"event {event_id!r}: a {event_type} event carries no weather readings")
     scheduled = _utc(scheduled_dep_at)
+    day, at = local_date(scheduled), _utc(event_at)
+    if not day - EVENT_DAYS_BEFORE <= local_date(at) <= day + EVENT_DAYS_AFTER:
+        raise BadEvent(
+            f"event {event_id!r}: event_at {event_at} is not between the day before and three days "
+            f"after its flight's scheduled day {day}"
+        )
     return Event(
-        event_id, event_type, _utc(event_at), local_date(scheduled),
+        event_id, event_type, at, day,
         flight_id=flight_id(carrier, flight_number, origin, scheduled), scheduled_dep_at=scheduled,
         carrier=carrier, origin=origin, dest=dest, tailnum=tailnum,
         dep_delay_minutes=values.get("dep_delay_minutes"), arr_delay_minutes=values.get("arr_delay_minutes"),

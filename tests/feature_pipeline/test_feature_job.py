@@ -1,5 +1,6 @@
 """The feature job end to end on a few replay days, in a private warehouse."""
 
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from fti_assets import settings
 from fti_assets.definitions import build
 from fti_assets.manifest import dbt_executable
 from fti_assets.runner import failure_messages, run_window
+from fti_assets.stateful import event_log
 from tests.conftest import FIRST, LAST
 
 FEATURE_TABLES = {
@@ -21,9 +23,19 @@ FEATURE_TABLES = {
     "fg_origin_weather_v1": ["origin", "event_at"],
     "fg_aircraft_v1": ["tailnum", "event_at"],
     "flight_spine_v1": ["flight_id"],
+    "fg_plane_today_v1": ["tailnum", "scheduled_dep_date", "event_at"],
+    "fg_plane_today_v2": ["tailnum", "scheduled_dep_date", "event_at"],
+    "fg_carrier_origin_today_v1": ["carrier", "origin", "scheduled_dep_date", "event_at"],
+    "fg_origin_departures_recent_v1": ["origin", "event_at"],
+    "fg_origin_weather_latest_v1": ["origin", "event_at"],
 }
 # Incremental too: their stored rows must also equal a full refresh's.
-INTERMEDIATE_TABLES = ["int_flights_outcomes_known", "int_routes_aggregated_to_day", "int_carrier_origins_aggregated_to_day"]
+UNDERLYING_TABLES = [
+    "intermediate.int_flights_outcomes_known",
+    "intermediate.int_routes_aggregated_to_day",
+    "intermediate.int_carrier_origins_aggregated_to_day",
+    "staging.stg_events",
+]
 
 
 def rows(path, sql: str):
@@ -44,7 +56,7 @@ def dbt(warehouse, *args: str) -> subprocess.CompletedProcess:
 
 def feature_rows(path) -> dict[str, list]:
     """Every row of the incremental tables, feature groups and the intermediate steps under them."""
-    tables = [f"features.{t}" for t in FEATURE_TABLES] + [f"intermediate.{t}" for t in INTERMEDIATE_TABLES]
+    tables = [f"features.{t}" for t in FEATURE_TABLES] + UNDERLYING_TABLES
     return {t: rows(path, f"select * from {t} order by all") for t in tables}
 
 
@@ -233,3 +245,35 @@ def test_a_view_alone_is_built_and_tested_without_a_window(built, tmp_path, monk
     assert not result.success
     assert 'not_null failed on "view"."staging"."stg_flights", column flight_number: 1 failing row' in "\n".join(failure_messages(result))
     assert [event.partition for event in result.get_asset_materialization_events()] == [None]
+
+
+def test_streamed_days_ahead_of_the_deliveries_are_built_and_a_delivered_event_wins(built, tmp_path, monkeypatch):
+    """Events streamed for a day no delivery has reached (day 7) build its intraday rows whatever
+    the replay window; a streamed event with the id of a delivered one (day 2, outside the window)
+    changes nothing. The stored rows still equal a full refresh's."""
+    root, env = built
+    copy = tmp_path / "streamed.duckdb"
+    shutil.copy(root / "warehouse.duckdb", copy)
+    delivered_id = rows(copy, "select min(event_id) from staging.stg_events where partition_date = '2013-01-02' and event_type = 'departed'")[0][0]
+    ahead = [
+        {"event_id": f"ahead-{leg}", "event_type": "departed", "event_at": dt.datetime(2013, 1, 7, 14 + leg, 5),
+         "scheduled_dep_at": dt.datetime(2013, 1, 7, 14 + leg), "carrier": "UA", "flight_number": 9100 + leg,
+         "origin": "EWR", "dest": "BOS", "tailnum": "NAHEAD", "dep_delay_minutes": 5}
+        for leg in range(3)
+    ]
+    twin = {**ahead[0], "event_id": delivered_id, "scheduled_dep_at": dt.datetime(2013, 1, 2, 14), "event_at": dt.datetime(2013, 1, 2, 15),
+            "dep_delay_minutes": 60}
+    event_log.push(tmp_path / "event_log.sqlite", [*ahead, twin])
+    monkeypatch.setenv("FTI_SOURCE_DIR", env["FTI_SOURCE_DIR"])
+    monkeypatch.setenv("FTI_WAREHOUSE", str(copy))
+
+    result = run_window("feature_job", "2013-01-05", "2013-01-05", dg.DagsterInstance.ephemeral())
+
+    assert result.success, failure_messages(result)
+    assert rows(copy, "select count(*) from staging.stg_events where is_streamed and partition_date = '2013-01-07'") == [(3,)]
+    assert rows(copy, "select max(plane_legs_departed_today) from features.fg_plane_today_v1 where tailnum = 'NAHEAD'") == [(3,)]
+    assert rows(copy, f"select is_streamed, dep_delay_minutes = 60 from staging.stg_events where event_id = '{delivered_id}'") == [(False, False)]
+    refreshed = tmp_path / "full_refresh.duckdb"
+    shutil.copy(copy, refreshed)
+    assert dbt(refreshed, "build", "--full-refresh", "--exclude", "monitoring", "--quiet").returncode == 0
+    assert feature_rows(refreshed) == feature_rows(copy)

@@ -87,3 +87,7 @@ def test_the_python_push_takes_the_same_events(tmp_path):
     assert event_log.push(tmp_path / "events.sqlite", events[:1]) == (0, 1)
     with pytest.raises(event_log.BadEvent, match="pressure_mb = 2000"):
         event_log.push(tmp_path / "events.sqlite", [{**events[0], "event_id": "x", "pressure_mb": 2000}])
+    late = events[1]["scheduled_dep_at"] + dt.timedelta(days=4)
+    with pytest.raises(event_log.BadEvent, match="push-arr-0.*not between the day before and three days after"):
+        event_log.push(tmp_path / "events.sqlite", [{**events[1], "event_at": late}])
+    assert event_log.push(tmp_path / "events.sqlite", [{**events[1], "event_id": "y", "event_at": late - dt.timedelta(days=1)}]) == (1, 0)

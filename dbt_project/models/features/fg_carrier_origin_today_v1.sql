@@ -1,10 +1,15 @@
 -- Streaming runs on DuckDB (docs/streaming.md); the Spark target builds the batch system.
-{{ config(enabled=target.type == 'duckdb') }}
+{{ config(
+    enabled=target.type == 'duckdb', materialized='incremental', on_schema_change='fail',
+    **replay_incremental_config('scheduled_dep_date')
+) }}
+-- Stored per local day: a day's rows are its own events' alone, so a replay day rebuilds its own.
 -- One row per carrier, origin, local day of the flights and event time (a departure or a
 -- cancellation): that carrier's departures at that airport so far that day.
 with events as (
     select * from {{ ref('stg_events') }}
     where event_type in ('departed', 'cancelled')
+        and {{ stream_days_filter('partition_date', 'scheduled_dep_date') }}
 ),
 
 windowed as (

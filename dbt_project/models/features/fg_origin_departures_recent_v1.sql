@@ -1,16 +1,25 @@
 -- Streaming runs on DuckDB (docs/streaming.md); the Spark target builds the batch system.
-{{ config(enabled=target.type == 'duckdb') }}
+{{ config(
+    enabled=target.type == 'duckdb', materialized='incremental', on_schema_change='fail',
+    **replay_incremental_config('event_date')
+) }}
 -- One row per origin airport and departure event time (a departure or a cancellation): the
 -- departures of the hour and of the three hours up to and including that instant.
+-- Stored per local date of the event (event_date). A day's events happen from the day before
+-- to three days after it (the span validation allows; a test on stg_events holds them to it),
+-- and their windows reach three hours past them: a day's events change the rows of the day
+-- before to four days after, which need the events of five days either side.
 with events as (
     select * from {{ ref('stg_events') }}
     where event_type in ('departed', 'cancelled')
+        and {{ stream_days_filter('partition_date', 'event_date', lo=-5, hi=5) }}
 ),
 
 windowed as (
     select
         origin,
         event_at,
+        {{ utc_to_local_date('event_at') }} as event_date,
         cast(count(*) filter (where event_type = 'departed') over last_1h as integer) as origin_departures_1h,
         avg(dep_delay_minutes) over last_1h as origin_mean_dep_delay_minutes_1h,
         cast(count(*) filter (where event_type = 'departed') over last_3h as integer) as origin_departures_3h,
@@ -26,3 +35,4 @@ windowed as (
 
 -- Peers (events at the same instant) share a frame: their rows are equal.
 select distinct * from windowed
+where {{ stream_days_filter('event_date', 'event_date', lo=-1, hi=4) }}

@@ -1,11 +1,16 @@
 -- Streaming runs on DuckDB (docs/streaming.md); the Spark target builds the batch system.
-{{ config(enabled=target.type == 'duckdb') }}
+{{ config(
+    enabled=target.type == 'duckdb', materialized='incremental', on_schema_change='fail',
+    **replay_incremental_config('scheduled_dep_date')
+) }}
+-- Stored per local day: a day's rows are its own events' alone, so a replay day rebuilds its own.
 -- One row per plane, local day of its flights and event time: its legs of that day so far.
 -- Rows at each event, ordered by (event time, id); the row kept for an instant is the last,
 -- so it counts every event known at that instant.
 with events as (
     select * from {{ ref('stg_events') }}
     where tailnum is not null and event_type in ('departed', 'arrived')
+        and {{ stream_days_filter('partition_date', 'scheduled_dep_date') }}
 ),
 
 running as (

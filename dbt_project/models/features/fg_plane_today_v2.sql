@@ -1,5 +1,9 @@
 -- Streaming runs on DuckDB (docs/streaming.md); the Spark target builds the batch system.
-{{ config(enabled=target.type == 'duckdb') }}
+{{ config(
+    enabled=target.type == 'duckdb', materialized='incremental', on_schema_change='fail',
+    **replay_incremental_config('scheduled_dep_date')
+) }}
+-- Stored per local day: a day's rows are its own events' alone, so a replay day rebuilds its own.
 -- v1 plus when the plane's latest leg of the day arrived: an on-demand feature subtracts it from
 -- the scheduled departure of the flight being predicted (feature_views/on_demand.py).
 -- Rows at each event, ordered by (event time, id); the row kept for an instant is the last,
@@ -7,6 +11,7 @@
 with events as (
     select * from {{ ref('stg_events') }}
     where tailnum is not null and event_type in ('departed', 'arrived')
+        and {{ stream_days_filter('partition_date', 'scheduled_dep_date') }}
 ),
 
 running as (
