@@ -45,7 +45,8 @@ def dbt_build(warehouse: Path, window: tuple[dt.date, dt.date], *args: str, warm
     from fti_assets.dbt.assets import REPLAY_BUILD_ARGS, replay_window_env
 
     target = warehouse.parent / "dbt_target"
-    command = [*REPLAY_BUILD_ARGS, *args, *in_process.location_args(settings.DBT_PROJECT_DIR, target), "--quiet"]
+    command = [*REPLAY_BUILD_ARGS, *args, *in_process.location_args(settings.DBT_PROJECT_DIR, target), "--quiet",
+               *in_process.NO_LOG_FILE]
     timings = {}
     with settings.environment({"FTI_WAREHOUSE": str(warehouse), **replay_window_env(*window)}):
         for figure in ("dbt_s", "dbt_warm_s") if warm_repeat else ("dbt_s",):

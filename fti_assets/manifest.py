@@ -10,8 +10,11 @@ manifest object, which is kept here too: parsed once per process, not once per c
 """
 
 import functools
+import hashlib
+import importlib.metadata
 import json
 import os
+import pickle
 import subprocess
 import sys
 import threading
@@ -24,6 +27,10 @@ from fti_assets import settings
 FILE_NAME = "manifest.json"
 DBT_SOURCE_DIRS = ("models", "macros", "seeds", "tests")
 DBT_SOURCE_FILES = ("dbt_project.yml", "profiles.yml")
+# Environment a parse reads: dbt's own flags and the variables profiles.yml names. The replay
+# window (FTI_START_DATE / FTI_END_DATE) is read only while executing, so it is not among them.
+PARSE_ENV_PREFIXES = ("DBT_", "FTI_WAREHOUSE", "FTI_SPARK_")
+PARSE_CACHE_PREFIX = "fti-parsed-"
 
 _loaded: dict[Path, tuple[float, dict[str, Any]]] = {}
 _parsed: dict[Path, tuple[tuple[Path, float], "Parsed"]] = {}
@@ -93,16 +100,46 @@ def parsed(project_dir: Path = settings.DBT_PROJECT_DIR) -> Parsed:
     """The project parsed in this process, for running dbt here; parsed again only when a dbt
     source changed or the warehouse did (dbt-duckdb names every node's database after its file).
     Shared by every dbt command of the process, as dbt's runner allows."""
-    from fti_assets.dbt import in_process
-
     warehouse = settings.warehouse_path()
     key = (warehouse, newest_source_mtime(project_dir))
     with _guard:
         cached = _parsed.get(project_dir)
         if cached is None or cached[0] != key:
             with settings.environment({"FTI_WAREHOUSE": str(warehouse)}):
-                cached = _parsed[project_dir] = (key, Parsed(in_process.parse(project_dir)))
+                cached = _parsed[project_dir] = (key, Parsed(_parse_or_reuse(project_dir, warehouse, key[1])))
     return cached[1]
+
+
+def _parse_or_reuse(project_dir: Path, warehouse: Path, sources_mtime: float) -> Any:
+    """dbt's Manifest object, from the project's parse cache when what a parse reads is unchanged.
+
+    A parse costs about 2 s even when dbt's partial parsing finds nothing changed, and every new
+    process (each Dagster run, each scheduled day) pays it. The parsed object itself is kept in
+    `target/` (git-ignored, written only by this project's processes, like Python's own bytecode
+    cache), keyed by everything a parse reads: the sources, the warehouse path, the versions of
+    dbt and its adapter, and the environment variables the profile names."""
+    from fti_assets.dbt import in_process
+
+    inputs = {
+        "warehouse": str(warehouse),
+        "sources_mtime": sources_mtime,
+        "versions": [importlib.metadata.version(p) for p in ("dbt-core", "dbt-duckdb")],
+        "environment": {k: v for k, v in sorted(os.environ.items()) if k.startswith(PARSE_ENV_PREFIXES)},
+    }
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+    cache = project_dir / "target" / f"{PARSE_CACHE_PREFIX}{digest}.pickle"
+    if cache.exists():
+        try:
+            return pickle.loads(cache.read_bytes())
+        except Exception:  # unreadable (written by another dbt, cut short): parse again
+            cache.unlink(missing_ok=True)
+    manifest = in_process.parse(project_dir)
+    for stale in cache.parent.glob(f"{PARSE_CACHE_PREFIX}*.pickle"):
+        stale.unlink(missing_ok=True)
+    writing = cache.with_name(f"{cache.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    writing.write_bytes(pickle.dumps(manifest, protocol=pickle.HIGHEST_PROTOCOL))
+    os.replace(writing, cache)
+    return manifest
 
 
 def macro_closure(manifest: Mapping[str, Any], macro_ids: list[str]) -> list[str]:

@@ -33,6 +33,11 @@ def location_args(project_dir: Path, target_path: Path) -> list[str]:
             "--target-path", str(target_path), "--log-path", str(target_path)]
 
 
+# dbt's debug log file (every statement of every node) costs about 5 ms a node, and a replay
+# command's target folder, where it would go, is deleted once its events are read.
+NO_LOG_FILE = ("--log-level-file", "none")
+
+
 def parse(project_dir: Path, extra_args: Sequence[str] = ()) -> Any:
     """Parse the project in this process and return dbt's Manifest object.
 
