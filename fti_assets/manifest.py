@@ -9,6 +9,7 @@ Dagster runs dbt commands in its own process (fti_assets/dbt/in_process.py), on 
 manifest object, which is kept here too: parsed once per process, not once per command or day.
 """
 
+import dataclasses
 import functools
 import hashlib
 import importlib.metadata
@@ -130,16 +131,28 @@ def _parse_or_reuse(project_dir: Path, warehouse: Path, sources_mtime: float) ->
     cache = project_dir / "target" / f"{PARSE_CACHE_PREFIX}{digest}.pickle"
     if cache.exists():
         try:
-            return pickle.loads(cache.read_bytes())
+            return _manifest_from(pickle.loads(cache.read_bytes()))
         except Exception:  # unreadable (written by another dbt, cut short): parse again
             cache.unlink(missing_ok=True)
     manifest = in_process.parse(project_dir)
     for stale in cache.parent.glob(f"{PARSE_CACHE_PREFIX}*.pickle"):
         stale.unlink(missing_ok=True)
     writing = cache.with_name(f"{cache.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    writing.write_bytes(pickle.dumps(manifest, protocol=pickle.HIGHEST_PROTOCOL))
+    writing.write_bytes(pickle.dumps(_manifest_fields(manifest), protocol=pickle.HIGHEST_PROTOCOL))
     os.replace(writing, cache)
     return manifest
+
+
+def _manifest_fields(manifest: Any) -> dict[str, Any]:
+    """The Manifest's public fields. Its own pickling passes its fields by position and misses
+    two (dbt-core 1.11), so the lookups land in the wrong fields; they are rebuilt on demand."""
+    return {f.name: getattr(manifest, f.name) for f in dataclasses.fields(manifest) if not f.name.startswith("_")}
+
+
+def _manifest_from(fields: dict[str, Any]) -> Any:
+    from dbt.contracts.graph.manifest import Manifest
+
+    return Manifest(**fields)
 
 
 def macro_closure(manifest: Mapping[str, Any], macro_ids: list[str]) -> list[str]:
