@@ -130,6 +130,7 @@ ROWS = [
     ("feature_full_s", "feature_full", "seconds", "s", "full feature build (ingest + dbt, full refresh)"),
     ("feature_full_ingest_s", "feature_full", "ingest_s", "s", "  ingest 2013"),
     ("feature_full_dbt_s", "feature_full", "dbt_s", "s", "  dbt build, full refresh"),
+    ("source_copy_s", "feature_full", "source_copy_s", "s", "  source copy by day (once a file; not in the build)"),
     ("feature_day_s", "feature_day", "seconds", "s", "one incremental replay day"),
     ("feature_day_ingest_s", "feature_day", "ingest_s", "s", "  ingest one day"),
     ("feature_day_read_source_s", "feature_day", "read_source_s", "s", "    of which finding the source file"),

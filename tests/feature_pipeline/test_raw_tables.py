@@ -6,6 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from fti_assets.feature_pipeline import raw_tables
 from fti_assets.feature_pipeline.raw_tables import RAW_TABLES, RawDataError, replace_days
 from fti_assets.feature_pipeline.source_files import loadable_file, read_source
 
@@ -105,3 +106,56 @@ def test_a_timestamp_with_an_offset_is_stored_in_utc(connection, flights):
     replace_days(connection, RAW_TABLES["flights"], rows, DAY, DAY)
     assert count(connection, "select count(distinct time_hour) from raw.flights") == 1
     assert count(connection, "select any_value(hour(time_hour)) from raw.flights") == 5
+
+
+@pytest.fixture
+def day_copies(tmp_path, monkeypatch):
+    """Every source file read by day through its day-partitioned copy, kept under tmp_path."""
+    monkeypatch.setattr(raw_tables, "BY_DAY_MIN_BYTES", 0)
+    monkeypatch.setattr(raw_tables.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    return tmp_path / "tmp"
+
+
+def test_days_read_from_the_day_partitioned_copy_equal_the_days_read_from_the_file(tmp_path, day_copies, monkeypatch):
+    source = loadable_file("flights")
+    loads = {}
+    for how in ("file", "by day"):
+        if how == "file":
+            monkeypatch.setattr(raw_tables, "BY_DAY_MIN_BYTES", source.stat().st_size + 1)
+        else:
+            monkeypatch.setattr(raw_tables, "BY_DAY_MIN_BYTES", 0)
+        with duckdb.connect(str(tmp_path / f"{how}.duckdb")) as connection:
+            # A DST switch and two months' edges, loaded as windows of several days and as one day.
+            for first, last in [(dt.date(2013, 3, 9), dt.date(2013, 3, 11)), (dt.date(2013, 11, 30), dt.date(2013, 12, 1))]:
+                replace_days(connection, RAW_TABLES["flights"], source, first, last)
+            replace_days(connection, RAW_TABLES["flights"], source, DAY, DAY)
+            loads[how] = connection.sql("select * exclude (loaded_at) from raw.flights order by all").fetchall()
+    assert len(loads["file"]) > 5000
+    assert loads["by day"] == loads["file"]
+    assert len(list(day_copies.glob("fti-sources/*/flights.csv.by_day"))) == 1
+
+
+def test_the_day_copy_is_written_once_per_version_of_the_file(tmp_path, day_copies, flights):
+    source = tmp_path / "flights.csv"
+    on_days(flights, DAY, DAY + dt.timedelta(days=1)).to_csv(source, index=False)
+    first = raw_tables.day_partitioned(source)
+    written = {p: p.stat().st_mtime_ns for p in first.rglob("*.parquet")}
+    assert raw_tables.day_partitioned(source) == first
+    assert {p: p.stat().st_mtime_ns for p in first.rglob("*.parquet")} == written
+
+    later = DAY + dt.timedelta(days=1)
+    on_days(flights, later, later).to_csv(source, index=False)  # the file is delivered again, changed
+    second = raw_tables.day_partitioned(source)
+    assert second != first
+    with duckdb.connect() as connection:
+        replace_days(connection, RAW_TABLES["flights"], source, later, later)
+        with pytest.raises(RawDataError, match=f"no rows delivered for day\\(s\\) \\['{DAY}'\\]"):
+            replace_days(connection, RAW_TABLES["flights"], source, DAY, DAY)
+
+
+def test_a_file_without_local_dates_is_refused_as_before(tmp_path, day_copies, flights):
+    source = tmp_path / "flights.csv"
+    on_days(flights, DAY, DAY).rename(columns={"day": "day_of_month"}).to_csv(source, index=False)
+    assert raw_tables.day_partitioned(source) is None
+    with duckdb.connect() as connection, pytest.raises(RawDataError, match=r"missing columns \['day'\]"):
+        replace_days(connection, RAW_TABLES["flights"], source, DAY, DAY)
