@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the feature build stages: the full build and one incremental replay day")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
                         help="combine earlier runs' JSON files (e.g. 1x and 10x run apart) into --json and print them")
+    parser.add_argument("--readme", action="store_true",
+                        help="with --merge: write the merged table into README.md's performance section")
     parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
     parser.add_argument("--context", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         child_main(args.stage, args.context)
         return 0
     if args.merge:
-        return merge(args.merge, args.json)
+        return merge([f.resolve() for f in args.merge], args.json, REPO_ROOT / "README.md" if args.readme else None)
     if args.quick:
         args.scales, args.repeat, args.main_repeat = "1", 1, 1
         args.main_scales = "" if args.main_scales is None else args.main_scales

@@ -340,14 +340,21 @@ def render(results: dict, checks: list[dict], repeat: int) -> str:
     return "\n".join(lines)
 
 
-def markdown(results: dict) -> str:
-    """How cost grows with data: the README's table."""
+# The README's short table: the figures issue 17's targets name; docs/performance.md has them all.
+HEADLINE = ["feature_full_s", "feature_day_s", "day_over_full", "scoring_day_ratio", "scoring_year_ratio",
+            "snapshot_ratio", "main_job_s"]
+
+
+def markdown(results: dict, names: list[str] | None = None) -> str:
+    """How cost grows with data, one row per figure (every figure, or those named)."""
     scales = list(results)
     steps = list(zip(scales, scales[1:], strict=False))
     out = ["| stage | " + " | ".join([f"{s}x" for s in scales] + [f"{b}x ÷ {a}x" for a, b in steps]) + " |",
            "|---|" + "---:|" * (len(scales) + len(steps))]
     for name, _, _, unit, label in ROWS:
-        if label.startswith("  ") and name not in {"snapshot_rows", "scoring_year_rows"}:
+        if names is not None and name not in names:
+            continue
+        if names is None and label.startswith("  ") and name not in {"snapshot_rows", "scoring_year_rows"}:
             continue
         cells = [cell(results[s], name, unit) for s in scales]
         cells += [growth(results[a], results[b], name) if unit in ("s", "rows") else "" for a, b in steps]
@@ -367,7 +374,22 @@ def growth(smaller: dict, larger: dict, name: str) -> str:
     return f"x{b['median'] / a['median']:.1f}"
 
 
-def merge(files: list[Path], output: Path) -> int:
+README_START = "<!-- performance table: benchmarks/run_all.py --merge ... --readme -->"
+README_END = "<!-- end of performance table -->"
+
+
+def update_readme(readme: Path, report: dict, sources: list[str]) -> None:
+    """Replace the README's performance table with this report's, naming the files it came from."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme} has no performance table markers ({README_START!r} .. {README_END!r})")
+    before, rest = text.split(README_START, 1)
+    _, after = rest.split(README_END, 1)
+    table = f"{markdown(report['scales'], HEADLINE)}\n\nFrom {', '.join(f'`{s}`' for s in sources)}."
+    readme.write_text(f"{before}{README_START}\n{table}\n{README_END}{after}")
+
+
+def merge(files: list[Path], output: Path, readme: Path | None = None) -> int:
     reports = [json.loads(f.read_text()) for f in files]
     results = {}
     for report in reports:
@@ -388,4 +410,8 @@ def merge(files: list[Path], output: Path) -> int:
     print()
     print(merged["markdown"])
     print(f"\nJSON: {output}")
+    if readme is not None:
+        update_readme(readme, merged, [str(f.relative_to(REPO_ROOT)) if f.is_relative_to(REPO_ROOT) else str(f)
+                                       for f in files])
+        print(f"README table: {readme}")
     return 0

@@ -63,3 +63,19 @@ def test_quick_suite_reports_every_figure(tmp_path):
         assert label in completed.stdout, f"table row {label!r} not printed"
     assert "targets:" in completed.stdout
     assert f"JSON: {output}" in completed.stdout
+
+
+def test_the_readme_performance_table_is_the_published_results():
+    """The README's table is generated from the published JSON files it names (run_all.py --merge ... --readme)."""
+    import re
+
+    from benchmarks.runner import HEADLINE, README_END, README_START, markdown
+
+    section = (REPO_ROOT / "README.md").read_text().split(README_START, 1)[1].split(README_END, 1)[0]
+    sources = re.findall(r"`(benchmarks/published/[^`]+\.json)`", section)
+    assert sources, "the README's table names no published results"
+    scales = {}
+    for source in sources:
+        scales.update(json.loads((REPO_ROOT / source).read_text())["scales"])
+    scales = dict(sorted(scales.items(), key=lambda item: int(item[0])))
+    assert markdown(scales, HEADLINE) in section
