@@ -1,7 +1,7 @@
 """Readable errors for failed dbt tests: which table, which column, which rows.
 
-dbt prints only the test's name and a count; the failing rows are kept by `store_failures`
-(schema test_failures), so the error can show them.
+dbt prints only the test's name and a count; a failing test keeps its rows (`store_failures`,
+schema test_failures, only when it fails: macros/test_materialization.sql), so the error can show them.
 """
 
 from typing import Any

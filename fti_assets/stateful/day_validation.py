@@ -6,8 +6,8 @@ ledger (macros/validated_days.sql): a day that was skipped by hand, or that fail
 being re-delivered, is not read, so it never reaches intermediate models, features, snapshots
 or predictions. (Within one dbt build, a failed test stops everything downstream of it.) A failed day also
 stops the replay: a later window refuses to run until the day is re-delivered (and passes) or
-skipped. The failing rows of each failed test are kept per day until the day passes, instead of
-being replaced by the next run's `test_failures` tables.
+skipped. The failing rows of each failed test are kept per day until the day passes, whereas
+a `test_failures` table is dropped when its test next passes.
 """
 
 import dataclasses
