@@ -20,8 +20,10 @@
     {%- if not (execute and start) -%}
         {%- do return('') -%}
     {%- endif -%}
-    {%- for node in graph.nodes.values() -%}
-        {%- if node.resource_type == 'model' and node.schema == relation.schema and node.alias == relation.identifier -%}
+    {#- The relation is one of the test's own parents: look only at those, not the whole graph. -#}
+    {%- for unique_id in model.depends_on.nodes -%}
+        {%- set node = graph.nodes.get(unique_id) -%}
+        {%- if node and node.resource_type == 'model' and node.schema == relation.schema and node.alias == relation.identifier -%}
             {%- set column = node.config.meta.get('replay_date') -%}
             {%- if column -%}
                 {%- do return(
