@@ -87,6 +87,24 @@ def test_the_arrow_path_stores_exactly_what_predict_proba_on_frames_stores(score
         assert stored(connection) == lean
 
 
+class NeverCalled:
+    def predict_proba(self, inputs):
+        raise AssertionError("the model was called without rows")
+
+
+def test_a_day_without_flights_scores_nothing_and_never_calls_the_model(scored_copy):
+    folder = scored_copy.parent
+    empty_day = LAST + dt.timedelta(days=400)
+    with duckdb.connect(str(scored_copy)) as connection:
+        before = stored(connection)
+        _, model = registry.load_model(connection, folder / "store", "champion")
+        scored = scoring.score_window(
+            connection, NeverCalled(), model, VIEW, empty_day, empty_day, 0.5, SCORED_AT, None
+        )
+        assert stored(connection) == before
+    assert scored == scoring.WindowScored(0, 0, None)
+
+
 class FailsOnSecondChunk:
     """A model that scores one chunk, then breaks: the process dies mid-window."""
 
