@@ -57,6 +57,7 @@ class _OneHot:
         self.blocks = [encoded[: len(v), starts[i] : starts[i + 1]] for i, v in enumerate(values)]
         self.index: list[dict[Any, int]] = [{value: j for j, value in enumerate(v[:-1])} for v in values]
         self.known = [pa.array(categories) for categories in encoder.categories_]
+        self.width = int(starts[-1])
 
     def transform(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         return np.hstack(
@@ -66,14 +67,15 @@ class _OneHot:
             ]
         )
 
-    def transform_table(self, table: pa.Table) -> np.ndarray:
-        blocks = []
+    def transform_table(self, table: pa.Table, out: np.ndarray) -> None:
+        """Each column's output block, written into its own columns of `out`."""
+        start = 0
         for c, known, block in zip(self.columns, self.known, self.blocks, strict=True):
             values = table.column(c).fill_null(MISSING_CATEGORY)
             # index_in is NULL for a value the encoder never saw: the last block row, for unknowns.
             positions = pc.index_in(values, value_set=known.cast(values.type)).fill_null(len(known))
-            blocks.append(block[positions.to_numpy()])
-        return np.hstack(blocks)
+            out[:, start : start + block.shape[1]] = block[positions.to_numpy()]
+            start += block.shape[1]
 
 
 def _dense(matrix) -> np.ndarray:
@@ -94,25 +96,31 @@ class _Numeric:
         self.indicated = imputer.indicator_.features_ if imputer.add_indicator else np.array([], dtype=int)
         self.mean = scaler.mean_ if scaler.with_mean else None
         self.scale = scaler.scale_ if scaler.with_std else None
+        self.width = len(columns) + len(self.indicated)
 
     def transform(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        return self._impute_scale(np.array([[row[c] for c in self.columns] for row in rows], dtype="float64"))
+        out = np.empty((len(rows), self.width))
+        out[:, : len(self.columns)] = np.array([[row[c] for c in self.columns] for row in rows], dtype="float64")
+        self._impute_scale(out)
+        return out
 
-    def transform_table(self, table: pa.Table) -> np.ndarray:
-        """Columns cast to float64 (NULL as NaN), as model_inputs casts a frame's."""
-        return self._impute_scale(np.column_stack(
-            [table.column(c).cast(pa.float64()).to_numpy() for c in self.columns]
-        ))
+    def transform_table(self, table: pa.Table, out: np.ndarray) -> None:
+        """Columns cast to float64 (NULL as NaN), as model_inputs casts a frame's, written into `out`."""
+        for j, c in enumerate(self.columns):
+            out[:, j] = table.column(c).cast(pa.float64()).to_numpy()
+        self._impute_scale(out)
 
-    def _impute_scale(self, x: np.ndarray) -> np.ndarray:
+    def _impute_scale(self, z: np.ndarray) -> None:
+        """In place: z's first columns hold the values, imputed here; the missing indicators
+        follow them; then all are scaled, element by element as the scaler does."""
+        x = z[:, : len(self.columns)]
         missing = np.isnan(x)
-        imputed = np.where(missing, self.statistics, x)
-        z = np.hstack([imputed, missing[:, self.indicated].astype("float64")])
+        z[:, len(self.columns) :] = missing[:, self.indicated]
+        np.copyto(x, self.statistics, where=missing)
         if self.mean is not None:
             z -= self.mean
         if self.scale is not None:
             z /= self.scale
-        return z
 
 
 class FastModel:
@@ -193,7 +201,14 @@ class FastModel:
         return self.loss.predict_proba(self.raw(self.transform(rows)))[:, 1]
 
     def transform_table(self, table: pa.Table) -> np.ndarray:
-        return np.ascontiguousarray(np.hstack([part.transform_table(table) for part in self.parts]))
+        """The ColumnTransformer's matrix, each part writing its own columns of one row-major
+        array: no stacked copies, which cost a third of the model's time on a year's chunks."""
+        out = np.empty((table.num_rows, sum(part.width for part in self.parts)))
+        start = 0
+        for part in self.parts:
+            part.transform_table(table, out[:, start : start + part.width])
+            start += part.width
+        return out
 
     def predict_proba_table(self, table: pa.Table) -> np.ndarray:
         """The positive class's probability per row of an Arrow table of the view's features."""

@@ -54,35 +54,72 @@ def _scored_features_ddl(features: Sequence[str]) -> str:
     )"""
 
 
-def ensure_schema(connection: duckdb.DuckDBPyConnection, features: Sequence[str] = ()) -> None:
-    for statement in (*DDL, _scored_features_ddl(features)):
-        connection.sql(statement)
-    _widen_long_scored_features(connection)
-    # Monitoring reads the drift tables beside these; a version registered before they existed has none.
-    feature_baselines.ensure_schema(connection)
-    segment_drift.ensure_schema(connection)
+# Every table of the schema: scoring's own, and the drift tables monitoring reads beside them
+# (a version registered before those existed has none). All are created together.
+TABLES = (
+    "predictions",
+    "scored_features",
+    *(
+        table.removeprefix(f"{SCHEMA}.")
+        for table in (
+            feature_baselines.TABLE,
+            feature_baselines.DAILY_TABLE,
+            feature_baselines.THRESHOLDS_TABLE,
+            segment_drift.THRESHOLDS_TABLE,
+            segment_drift.DAILY_TABLE,
+        )
+    ),
+)
+
+# The schema's tables as the catalog has them: table name -> its column names.
+Catalog = dict[str, set[str]]
 
 
-def _columns(connection: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    # duckdb_columns(), not information_schema: a third of the time, paid on every scoring run.
-    return {name for (name,) in connection.execute(
-        "select column_name from duckdb_columns() where schema_name = ? and table_name = ?", [SCHEMA, table]
-    ).fetchall()}
+def _catalog(connection: duckdb.DuckDBPyConnection) -> Catalog:
+    # One duckdb_columns() query (not information_schema: a third of the time) answers every
+    # question a scoring run asks of the schema: which tables exist, with which columns.
+    catalog: Catalog = {}
+    for table, column in connection.execute(
+        "select table_name, column_name from duckdb_columns() where schema_name = ?", [SCHEMA]
+    ).fetchall():
+        catalog.setdefault(table, set()).add(column)
+    return catalog
+
+
+def _current_catalog(connection: duckdb.DuckDBPyConnection) -> Catalog:
+    """The catalog, after widening scored features that an earlier version kept long."""
+    catalog = _catalog(connection)
+    if {"feature", "value"} <= catalog.get("scored_features", set()):
+        _widen_long_scored_features(connection)
+        catalog = _catalog(connection)
+    return catalog
+
+
+def _create_missing_tables(connection: duckdb.DuckDBPyConnection, catalog: Catalog, features: Sequence[str]) -> None:
+    """The DDL, only when a table is missing: on a warehouse that has them all, no statement runs."""
+    if set(TABLES) <= set(catalog):
+        return
+    for statement in (*DDL, _scored_features_ddl(features), *feature_baselines.DDL, *segment_drift.DDL):
+        connection.execute(statement)
+
+
+def _missing_feature_columns(catalog: Catalog, features: Sequence[str]) -> list[str]:
+    """Features scored_features has no column for; none when it is created now, wide with them."""
+    present = catalog.get("scored_features")
+    return [] if present is None else sorted(set(features) - present)
 
 
 def _widen_long_scored_features(connection: duckdb.DuckDBPyConnection) -> None:
     """Warehouses written by 0.1 kept scored features long (one row per feature): pivot
     them into the wide table once, in one transaction, so no stored input is lost."""
-    if not {"feature", "value"} <= _columns(connection, "scored_features"):
-        return
     with transaction(connection):
-        connection.sql(f"alter table {SCHEMA}.scored_features rename to scored_features_long")
-        connection.sql(
+        connection.execute(f"alter table {SCHEMA}.scored_features rename to scored_features_long")
+        connection.execute(
             f"create table {SCHEMA}.scored_features as "
             f"pivot {SCHEMA}.scored_features_long on feature using first(value) "
             "group by flight_id, scheduled_dep_date, model_version"
         )
-        connection.sql(f"drop table {SCHEMA}.scored_features_long")
+        connection.execute(f"drop table {SCHEMA}.scored_features_long")
 
 
 @contextlib.contextmanager
@@ -95,19 +132,20 @@ def window_writer(
 ) -> Iterator[Callable[[pa.Table, pa.Table], None]]:
     """Replace the model version's rows for days start..end: the old rows go and the Arrow
     tables (or frames) given to `write(predictions, scored_features)` come in, all in one
-    transaction. Columns are matched by name."""
-    ensure_schema(connection, features)
+    transaction, with whatever tables or feature columns were missing. Columns are matched by name."""
+    catalog = _current_catalog(connection)
 
     def write(predictions: pa.Table, scored_features: pa.Table) -> None:
         connection.register("new_predictions", predictions)
         connection.register("new_features", scored_features)
-        connection.sql(f"insert into {SCHEMA}.predictions by name select * from new_predictions")
-        connection.sql(f"insert into {SCHEMA}.scored_features by name select * from new_features")
+        connection.execute(f"insert into {SCHEMA}.predictions by name select * from new_predictions")
+        connection.execute(f"insert into {SCHEMA}.scored_features by name select * from new_features")
 
     try:
         with transaction(connection):
-            for feature in sorted(set(features) - _columns(connection, "scored_features")):
-                connection.sql(f'alter table {SCHEMA}.scored_features add column "{feature}" double')
+            _create_missing_tables(connection, catalog, features)
+            for feature in _missing_feature_columns(catalog, features):
+                connection.execute(f'alter table {SCHEMA}.scored_features add column "{feature}" double')
             for table in ("predictions", "scored_features"):
                 connection.execute(
                     f"delete from {SCHEMA}.{table} where model_version = ? and scheduled_dep_date between ? and ?",

@@ -67,7 +67,10 @@ def day_chunks(
     end: dt.date,
     chunk_rows: int = CHUNK_ROWS,
 ) -> list[tuple[dt.date, dt.date]]:
-    """start..end cut into runs of whole days holding about `chunk_rows` scheduled flights each."""
+    """start..end cut into runs of whole days holding about `chunk_rows` scheduled flights each.
+    One day is one chunk: its flights are not counted first (a query on every daily run)."""
+    if start == end:
+        return [(start, end)]
     days = connection.execute(
         f"select scheduled_dep_date, count(*) from features.{spine_relation} "
         "where scheduled_dep_date between ? and ? group by 1 order by 1",
@@ -192,6 +195,8 @@ def score_window(
         ):
             predict = probabilities(pipeline, view)
             for rows in chunk_rows_read:
+                if not rows.num_rows:
+                    continue  # a day without flights: nothing to score
                 probability = predict(rows)
                 scored = score(rows, probability, model, view, threshold, scored_at, run_id)
                 write(scored.predictions, scored.features)

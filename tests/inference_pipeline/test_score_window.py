@@ -87,6 +87,24 @@ def test_the_arrow_path_stores_exactly_what_predict_proba_on_frames_stores(score
         assert stored(connection) == lean
 
 
+class NeverCalled:
+    def predict_proba(self, inputs):
+        raise AssertionError("the model was called without rows")
+
+
+def test_a_day_without_flights_scores_nothing_and_never_calls_the_model(scored_copy):
+    folder = scored_copy.parent
+    empty_day = LAST + dt.timedelta(days=400)
+    with duckdb.connect(str(scored_copy)) as connection:
+        before = stored(connection)
+        _, model = registry.load_model(connection, folder / "store", "champion")
+        scored = scoring.score_window(
+            connection, NeverCalled(), model, VIEW, empty_day, empty_day, 0.5, SCORED_AT, None
+        )
+        assert stored(connection) == before
+    assert scored == scoring.WindowScored(0, 0, None)
+
+
 class FailsOnSecondChunk:
     """A model that scores one chunk, then breaks: the process dies mid-window."""
 
@@ -119,8 +137,36 @@ def test_long_scored_features_of_earlier_versions_are_widened_without_loss():
             ('AA-1-JFK-2013-01-05', '2013-01-05', 1, 'temp_f', 31.5),
             ('AA-1-JFK-2013-01-05', '2013-01-05', 1, 'precip_inches', null),
             ('AA-1-JFK-2013-01-05', '2013-01-05', 2, 'temp_f', 31.5)""")
-        predictions_table.ensure_schema(connection)
+        with predictions_table.window_writer(connection, FIRST, FIRST, 3, ()):
+            pass
         rows = connection.sql(
             "select model_version, temp_f, precip_inches from inference.scored_features order by model_version"
         ).fetchall()
     assert rows == [(1, 31.5, None), (2, 31.5, None)]
+
+
+def inference_tables(connection) -> set[str]:
+    return {t for (t,) in connection.execute(
+        "select table_name from duckdb_tables() where schema_name = 'inference'"
+    ).fetchall()}
+
+
+def test_a_new_warehouse_gets_every_table_and_a_dropped_one_comes_back():
+    with duckdb.connect() as connection:
+        with predictions_table.window_writer(connection, FIRST, FIRST, 1, ["temp_f"]):
+            pass
+        # TABLES names every table the DDL creates: a run that finds them all skips the DDL.
+        assert inference_tables(connection) == set(predictions_table.TABLES)
+        connection.execute("drop table inference.segment_daily_values")
+        with predictions_table.window_writer(connection, FIRST, FIRST, 1, ["temp_f"]):
+            pass
+        assert inference_tables(connection) == set(predictions_table.TABLES)
+
+
+def test_a_failed_first_window_leaves_no_tables_behind():
+    with duckdb.connect() as connection:
+        with pytest.raises(RuntimeError, match="model broke"), predictions_table.window_writer(
+            connection, FIRST, FIRST, 1, ["temp_f"]
+        ):
+            raise RuntimeError("model broke")
+        assert inference_tables(connection) == set()
