@@ -56,3 +56,11 @@ def test_without_base_dir_or_dagster_home_it_says_what_is_missing(isolated_env, 
     monkeypatch.delenv("DAGSTER_HOME")
     with pytest.raises(dg.DagsterInvariantViolationError, match="DAGSTER_HOME"):
         dg.DagsterInstance.from_config(str(isolated_env / "dagster_home")).get_runs()
+
+
+def test_a_table_found_is_not_looked_up_again(isolated_env, monkeypatch):
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        assert storage.has_table("asset_event_tags")
+        monkeypatch.setattr(SqliteEventLogStorage, "has_table", lambda *_: pytest.fail("looked up again"))
+        assert storage.has_table("asset_event_tags")
