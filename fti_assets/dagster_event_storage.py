@@ -4,8 +4,8 @@ A run over a year of replay days records one materialization per asset and day (
 for the feature_job). Dagster's SQLite storage opens and closes each database file for every
 event: closing the last connection to a WAL database checkpoints it and syncs the disk, three
 times per materialization (the run's file, the cross-run index, and the index again to ask
-whether a table exists). Measured here, 1,460 materializations took 54 s
-that way and 9 s with the files kept open and `synchronous=NORMAL` (docs/performance.md).
+whether a table exists). Measured here, 1,460 materializations took 54 s that way and 9 s with
+the files kept open and `synchronous=NORMAL` (docs/performance.md).
 
 Same files, tables and rows as Dagster's default (`dagster_home/dagster.yaml` selects this class):
 the UI and other processes read them as before. What `synchronous=NORMAL` gives up, in WAL mode:
