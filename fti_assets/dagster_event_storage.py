@@ -1,11 +1,12 @@
-"""The Dagster instance's event log: Dagster's own SQLite storage, with its files kept open.
+"""The Dagster instance's event log: Dagster's own SQLite storage, with its index kept open.
 
 A run over a year of replay days records one materialization per asset and day (about 4,400
-for the feature_job). Dagster's SQLite storage opens and closes each database file for every
-event: closing the last connection to a WAL database checkpoints it and syncs the disk, three
-times per materialization (the run's file, the cross-run index, and the index again to ask
-whether a table exists). Measured here, 1,460 materializations took 54 s that way and 9 s with
-the files kept open and `synchronous=NORMAL` (docs/performance.md).
+for the feature_job). Dagster's SQLite storage creates an engine and opens and closes a database
+file three times per materialization (the run's file, the cross-run index, and the index again to
+ask whether a table exists); closing the last connection to a WAL file checkpoints it and syncs
+the disk. Here the index stays open (`synchronous=NORMAL`), a table found is not looked up again,
+and each file's engine is made once. A run's own file is still closed after each write, as
+Dagster does: the UI follows a running run by watching that file change on disk.
 
 Same files, tables and rows as Dagster's default (`dagster_home/dagster.yaml` selects this class):
 the UI and other processes read them as before. What `synchronous=NORMAL` gives up, in WAL mode:
@@ -18,14 +19,15 @@ import os
 from collections.abc import Iterator
 
 import dagster as dg
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.pool import NullPool
 
 # Dagster's own busy timeout for its SQLite files (sqlite_event_log.SQLITE_BUSY_TIMEOUT_SECONDS).
 BUSY_TIMEOUT_SECONDS = 30
-# Files kept open: the index and the running runs' files. A process that reads many runs (the
-# UI) closes the least recently used beyond this.
+# Engines kept: the index's and the latest runs'. A process that reads many runs (the UI) drops
+# the least recently used beyond this.
 OPEN_FILES = 8
 
 
@@ -34,7 +36,7 @@ def _durable_on_process_crash(dbapi_connection, _record) -> None:
 
 
 class OpenSqliteEventLogStorage(SqliteEventLogStorage):
-    """SqliteEventLogStorage whose database files stay open between events (see the module)."""
+    """SqliteEventLogStorage whose index stays open between events (see the module)."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._engines: collections.OrderedDict[str, Engine] = collections.OrderedDict()
@@ -59,13 +61,12 @@ class OpenSqliteEventLogStorage(SqliteEventLogStorage):
         return cls(base_dir=base_dir, inst_data=inst_data)
 
     def _engine(self, shard: str) -> Engine:
-        """The shard's engine, its one pooled connection kept open; the least recently used closed."""
+        """The shard's engine (the index's keeps its connection open); the least recently used dropped."""
         engine = self._engines.pop(shard, None)
         if engine is None:
+            pooling = {"pool_size": 1} if shard == INDEX_SHARD_NAME else {"poolclass": NullPool}
             engine = create_engine(
-                self.conn_string_for_shard(shard),
-                pool_size=1,
-                connect_args={"timeout": BUSY_TIMEOUT_SECONDS},
+                self.conn_string_for_shard(shard), connect_args={"timeout": BUSY_TIMEOUT_SECONDS}, **pooling
             )
             event.listen(engine, "connect", _durable_on_process_crash)
         self._engines[shard] = engine
@@ -75,7 +76,7 @@ class OpenSqliteEventLogStorage(SqliteEventLogStorage):
 
     @contextlib.contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
-        """As Dagster's: one transaction per block, under the storage's lock; the file stays open."""
+        """As Dagster's: one transaction per block, under the storage's lock."""
         with self._db_lock:
             engine = self._engine(shard)
             if shard not in self._initialized_dbs:

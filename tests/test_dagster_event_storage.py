@@ -43,6 +43,16 @@ def test_dagsters_own_storage_reads_what_it_wrote(isolated_env):
     assert len(plain.get_logs_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)) == 10
 
 
+def test_a_runs_own_file_changes_with_each_event_as_the_ui_watches_it(isolated_env):
+    with dg.DagsterInstance.get() as instance:
+        _run_window(instance, "2013-01-01", "2013-01-02")
+        run_id = instance.get_runs()[0].run_id
+        runs = isolated_env / "dagster_home" / "history" / "runs"
+        # Closed after each write: checkpointed into <run>.db, the file Dagster's watcher follows.
+        assert (runs / f"{run_id}.db").exists()
+        assert not (runs / f"{run_id}.db-wal").exists()
+
+
 def test_keeps_at_most_a_few_files_open(isolated_env, monkeypatch):
     monkeypatch.setattr(dagster_event_storage, "OPEN_FILES", 2)
     with dg.DagsterInstance.get() as instance:
