@@ -20,9 +20,12 @@ into /tmp/flights_x<k> when missing):
   inputs prepared; one call, or one per chunk where the window does not fit), ratio, same process.
   The model is trained once per scale for this only: max_iter=50 on at most 100k rows of the
   snapshot up to 2013-11-30 (scoring throughput does not depend on how well it was trained).
-- end-to-end main job: what `fti main` runs (feature_job over the replay, training_job with the
-  cutoff, inference_job over December) in a temp warehouse, model store and DAGSTER_HOME;
-  at 1x only unless --main-scales says otherwise.
+- end-to-end main job: `fti main` run in a subprocess (feature_job over the replay, the batch
+  and the intraday training_job with the cutoff, inference_job over December) in a temp
+  warehouse, model store and DAGSTER_HOME (the committed dagster.yaml): seconds per run, the
+  lines it printed, and its ratio to its work (the same repeat's full feature build + both
+  models' fit seconds + its scoring of December; benchmarks/main_job.py); at 1x only unless
+  --main-scales says otherwise.
 - peak memory of each stage: every stage runs in a child process; the parent reads its
   ru_maxrss (child and its own children, e.g. dbt) from os.wait4.
 

@@ -155,7 +155,8 @@ def flight_disruption_model(
         started = time.perf_counter()
         pipeline = model.fit_pipeline(split.train, view, training)
         fit_seconds = time.perf_counter() - started
-        evaluation = model.evaluate(pipeline, split, view)
+        scores = model.period_scores(pipeline, split, view)
+        evaluation = model.evaluate(split, view, scores)
         champion_alias, challenger_alias = registry.aliases(view.system)
         evaluation["champion"] = champion.champion_on(
             connection, model_store.resolved_path, manifest.load(), split.test, champion_alias
@@ -188,9 +189,9 @@ def flight_disruption_model(
         registry.set_alias(
             connection, challenger_alias, version, f"trained on snapshot {training_snapshot['snapshot_id']}"
         )
-    y, test = model.labels(split.test, view), split.test
     pngs = model.plots(
-        y, model.predict_proba(pipeline, test, view), model.baseline_scores(test, evaluation["train_prevalence"])
+        model.labels(split.test, view), scores["test"],
+        model.baseline_scores(split.test, evaluation["train_prevalence"]),
     )
     test_metrics = evaluation["test"]["model"]
     return dg.Output(

@@ -125,18 +125,28 @@ def group_metrics(frame: pd.DataFrame, y: np.ndarray, p: np.ndarray, column: str
     return {str(v): metrics(y[values == v], p[values == v]) for v in sorted(pd.unique(values))}
 
 
-def evaluate(pipeline: Pipeline, split: Split, view: FeatureView, group_columns=("carrier", "origin")) -> dict:
-    """Validation and test metrics of the model and the baseline, and test metrics per group."""
+def period_scores(pipeline: Pipeline, split: Split, view: FeatureView) -> dict[str, np.ndarray]:
+    """The model's probabilities on the validation and test periods, computed once for the
+    evaluation and the plots."""
+    periods = {"validation": split.validation, "test": split.test}
+    return {name: predict_proba(pipeline, part, view) for name, part in periods.items()}
+
+
+def evaluate(
+    split: Split, view: FeatureView, scores: dict[str, np.ndarray], group_columns=("carrier", "origin")
+) -> dict:
+    """Validation and test metrics of the model (its `period_scores`) and the baseline, and test
+    metrics per group."""
     prevalence = float(labels(split.train, view).mean())
     result: dict = {"periods": split.periods(), "train_prevalence": prevalence}
     for name, part in (("validation", split.validation), ("test", split.test)):
         y = labels(part, view)
         result[name] = {
-            "model": metrics(y, predict_proba(pipeline, part, view)),
+            "model": metrics(y, scores[name]),
             "baseline": metrics(y, baseline_scores(part, prevalence)),
         }
-    y_test, p_test = labels(split.test, view), predict_proba(pipeline, split.test, view)
-    result["groups"] = {c: group_metrics(split.test, y_test, p_test, c) for c in group_columns}
+    y_test = labels(split.test, view)
+    result["groups"] = {c: group_metrics(split.test, y_test, scores["test"], c) for c in group_columns}
     return result
 
 

@@ -37,7 +37,7 @@ def _launch(job: str, start: str, end: str, config: dict, env: dict) -> subproce
     )
 
 
-def test_backfill_training_and_daily_job_at_once_all_succeed(scored, tmp_path):
+def test_backfill_training_and_daily_job_at_once_all_succeed(scored, tmp_path, monkeypatch):
     """A feature backfill, a training run and the daily job, launched together as three
     processes against one persistent Dagster instance and one warehouse."""
     folder, env = scored
@@ -45,6 +45,8 @@ def test_backfill_training_and_daily_job_at_once_all_succeed(scored, tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(settings.REPO_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    # The committed configuration keeps the event log under DAGSTER_HOME.
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
     # The instance exists before runs are launched (three processes creating its storage at
     # once race in Dagster's own schema migration).
     with dg.DagsterInstance.from_config(str(home)):

@@ -83,7 +83,8 @@ def test_retraining_on_the_same_snapshot_and_config_gives_the_same_metrics(conne
     evaluations = []
     for _ in range(2):
         split = model.time_split(snapshot.read_snapshot(connection, built.table_name, VIEW), CONFIG)
-        evaluations.append(model.evaluate(model.fit_pipeline(split.train, VIEW, CONFIG), split, VIEW))
+        pipeline = model.fit_pipeline(split.train, VIEW, CONFIG)
+        evaluations.append(model.evaluate(split, VIEW, model.period_scores(pipeline, split, VIEW)))
     assert evaluations[0] == evaluations[1]
     assert set(evaluations[0]["test"]["model"]) == {"rows", "positives", "roc_auc", "pr_auc", "brier", "log_loss"}
     pngs = model.plots(*(model.labels(split.test, VIEW), model.predict_proba(
