@@ -2,7 +2,7 @@
 work it does.
 
 The work (the ratio's denominator, summed in runner.py): the same suite run's full feature build
-(stage feature_full: ingest 2013 + one dbt build --full-refresh) + the fit seconds of the models
+(stage feature_full: ingest 2013 to 12-29 + one dbt build --full-refresh) + the fit seconds of the models
 the main job trains (`fit_seconds` in each registered version's metrics: the batch and the
 intraday model's `pipeline.fit`) + the scoring of its window (`scoring_seconds` in the inference
 asset's materialization: score_window over December). Everything else in the main job's wall

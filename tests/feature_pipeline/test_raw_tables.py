@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from fti_assets.feature_pipeline import raw_tables
+from fti_assets.feature_pipeline import raw_tables, source_files
 from fti_assets.feature_pipeline.raw_tables import RAW_TABLES, RawDataError, replace_days
 from fti_assets.feature_pipeline.source_files import loadable_file, read_source
 
@@ -112,7 +112,7 @@ def test_a_timestamp_with_an_offset_is_stored_in_utc(connection, flights):
 def day_copies(tmp_path, monkeypatch):
     """Every source file read by day through its day-partitioned copy, kept under tmp_path."""
     monkeypatch.setattr(raw_tables, "BY_DAY_MIN_BYTES", 0)
-    monkeypatch.setattr(raw_tables.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    monkeypatch.setattr(source_files.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     return tmp_path / "tmp"
 
 
