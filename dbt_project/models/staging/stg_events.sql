@@ -91,40 +91,43 @@ delivered as (
         cast(null as double) as temp_f, cast(null as double) as dewpoint_f, cast(null as double) as humidity_pct,
         cast(null as double) as wind_speed_mph, cast(null as double) as wind_gust_mph,
         cast(null as double) as precip_inches, cast(null as double) as pressure_mb,
-        cast(null as double) as visibility_miles,
-        0 as source_rank
+        cast(null as double) as visibility_miles
     from flight_events
     union all
     select
         event_id, event_type, event_at, partition_date,
         null, null, null, origin, null, null, null, null,
         temp_f, dewpoint_f, humidity_pct, wind_speed_mph, wind_gust_mph, precip_inches, pressure_mb,
-        visibility_miles,
-        0
+        visibility_miles
     from observed
 ),
 
-all_events as (
-    select * from delivered
-    {%- if landed is not none %}
-    union all
+{%- if landed is not none %}
+
+-- The landed events no delivered one supersedes. Each side has one row per event id (flight ids,
+-- weather's origin and observed_at, and landed ids are unique), so this is an anti join rather
+-- than a window over every event, which at 100x (66 million) runs out of memory.
+streamed as (
     select
         event_id, event_type, event_at, partition_date,
         flight_id, scheduled_dep_at, carrier, origin, dest, tailnum, dep_delay_minutes, arr_delay_minutes,
         temp_f, dewpoint_f, humidity_pct, wind_speed_mph, wind_gust_mph, precip_inches, pressure_mb,
-        visibility_miles,
-        1
+        visibility_miles
     from landed
-    {%- endif %}
+    where not exists (select 1 from delivered where delivered.event_id = landed.event_id)
 ),
+{%- endif %}
 
-deduplicated as (
-    select * exclude (source_rank), source_rank = 1 as is_streamed
-    from all_events
-    qualify row_number() over (partition by event_id order by source_rank) = 1
+events as (
+    select *, false as is_streamed from delivered
+    {%- if landed is not none %}
+    union all
+    select *, true from streamed
+    {%- endif %}
 )
 
-select * from deduplicated
+select * from events
 where {{ replay_dates_filter('partition_date') }}
-    or partition_date in (select partition_date from deduplicated where is_streamed)
-
+    {%- if landed is not none %}
+    or partition_date in (select partition_date from streamed)
+    {%- endif %}
