@@ -146,7 +146,7 @@ def flight_disruption_model(
     view = view_named(f"{training_snapshot['feature_view']}_v{training_snapshot['feature_view_version']}")
     training = config.training_config()
     with warehouse.connect() as connection:
-        frame = snapshot.read_snapshot(connection, training_snapshot["table_name"], view)
+        frame = snapshot.read_snapshot(connection, training_snapshot["table_name"], view, training.max_rows)
         try:
             univariate = leakage.audit(frame, view, training.max_single_feature_roc_auc)
         except leakage.LeakageFound as leak:
@@ -199,6 +199,7 @@ def flight_disruption_model(
         metadata={
             "version": version,
             "snapshot_id": training_snapshot["snapshot_id"],
+            "snapshot_rows_read": len(frame),
             "feature_view": f"{view.name} v{view.version}",
             "artifact_sha256": sha,
             "periods": dg.MetadataValue.json(evaluation["periods"]),

@@ -191,6 +191,18 @@ def null_rates(connection: duckdb.DuckDBPyConnection, table: str, columns: tuple
     return {c: (v or 0.0) for c, v in zip(columns, values, strict=True)}
 
 
-def read_snapshot(connection: duckdb.DuckDBPyConnection, table_name: str, view: FeatureView):
-    """The snapshot rows as a DataFrame, ordered by the view's keys (training is order-sensitive)."""
-    return connection.sql(f"select * from {table_name} order by {', '.join(view.keys)}").df()
+def read_snapshot(
+    connection: duckdb.DuckDBPyConnection, table_name: str, view: FeatureView, max_rows: int | None = None
+):
+    """The snapshot rows as a DataFrame, ordered by the view's keys (training is order-sensitive).
+
+    A snapshot of more than `max_rows` rows does not fit a DataFrame on one machine at any size
+    (100x 2013's intraday snapshot has 90 million): then a sample of about `max_rows` is read,
+    the flights whose first key (the flight) hashes into that share of the hash range, every row
+    of a flight together, the same rows on every read."""
+    sample = ""
+    if max_rows is not None:
+        rows = connection.sql(f"select count(*) from {table_name}").fetchall()[0][0]
+        if rows > max_rows:
+            sample = f" where hash({view.keys[0]}) < {int(max_rows / rows * 2**64)}::ubigint"
+    return connection.sql(f"select * from {table_name}{sample} order by {', '.join(view.keys)}").df()

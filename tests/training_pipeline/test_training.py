@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+import types
 
 import duckdb
 import pytest
@@ -90,6 +91,24 @@ def test_retraining_on_the_same_snapshot_and_config_gives_the_same_metrics(conne
     pngs = model.plots(*(model.labels(split.test, VIEW), model.predict_proba(
         model.fit_pipeline(split.train, VIEW, CONFIG), split.test, VIEW), model.baseline_scores(split.test, 0.3)))
     assert all(png.startswith(b"\x89PNG") for png in pngs.values())
+
+
+def test_a_snapshot_past_max_rows_is_read_as_the_same_sample_of_whole_flights(connection):
+    """Three rows per flight (the intraday view's horizons): a sample keeps or drops a flight whole."""
+    connection.sql(
+        "create table main.horizons as select 'F' || f as flight_id, h as minutes_before_departure, f * h as x "
+        "from range(2000) as flights(f), (values (30), (120), (360)) as horizons(h)"
+    )
+    keys = types.SimpleNamespace(keys=("flight_id", "minutes_before_departure"))
+    whole = snapshot.read_snapshot(connection, "main.horizons", keys)
+    assert len(whole) == 6000
+    assert snapshot.read_snapshot(connection, "main.horizons", keys, max_rows=6000).equals(whole)
+
+    sample = snapshot.read_snapshot(connection, "main.horizons", keys, max_rows=1500)
+    assert 1200 < len(sample) < 1800
+    assert (sample.groupby("flight_id").size() == 3).all()
+    assert sample.equals(whole[whole["flight_id"].isin(sample["flight_id"])].reset_index(drop=True))
+    assert sample.equals(snapshot.read_snapshot(connection, "main.horizons", keys, max_rows=1500))
 
 
 def _evaluation(overall: float, groups: dict[str, tuple[int, float]]) -> dict:
