@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                              "a smoke test")
     parser.add_argument("--features-only", action="store_true",
                         help="only the feature build stages: the full build and one incremental replay day")
+    parser.add_argument("--stages", default="",
+                        help="only these stages (comma-separated; the full build always runs), e.g. main_job")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
                         help="combine earlier runs' JSON files (e.g. 1x and 10x run apart) into --json and print them")
     parser.add_argument("--readme", action="store_true",
@@ -105,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         args.main_scales = "" if args.main_scales is None else args.main_scales
     elif args.main_scales is None:
         args.main_scales = "1"
+    if args.features_only:
+        args.stages = "feature_full,feature_day,feature_redelivered"
 
     started = time.perf_counter()
     owned = args.workdir is None

@@ -213,29 +213,41 @@ def run_scale(scale: int, args, workdir: Path) -> dict:
 
     main_scales = {int(s) for s in args.main_scales.split(",") if s}
     scoring_windows = {"scoring_day": [str(day), str(day)], "scoring_year": [str(d) for d in window]}
+    # The full build always runs: every other stage reads its warehouse or its figures.
+    selected = {"feature_full", *args.stages.split(",")} if args.stages else set(PEAK_STAGES)
+
+    def run(stage: str, stage_ctx: dict, repeat: int, stage_env: dict = env):
+        if stage not in selected:
+            figures.skipped[stage] = f"not requested (--stages {args.stages})"
+            return None, None, None
+        return _run(figures, record, stage, stage_ctx, stage_env, folder, repeat)
+
     for repeat in range(args.repeat):
         repeat_ctx = {**ctx, "repeat_index": repeat}
-        full, _, _ = _run(figures, record, "feature_full", repeat_ctx, env, folder, repeat)
+        full, _, _ = run("feature_full", repeat_ctx, repeat)
         if full is None:
             break  # nothing else can run without features
-        day_result, _, _ = _run(figures, record, "feature_day", repeat_ctx, env, folder, repeat)
+        day_result, _, _ = run("feature_day", repeat_ctx, repeat)
         if day_result is not None:
             figures.add("day_over_full", day_result["seconds"] / full["seconds"])
             figures.add("warm_day_over_full", day_result["warm_seconds"] / full["seconds"])
-        _run(figures, record, "feature_redelivered", repeat_ctx, env, folder, repeat)
-        if args.features_only:
-            continue
-        _run(figures, record, "snapshot", repeat_ctx, env, folder, repeat)
+        run("feature_redelivered", repeat_ctx, repeat)
+        run("snapshot", repeat_ctx, repeat)
         # The scoring model: trained once per scale (each full build replaces the warehouse, but
         # the artifact lives in the model store and the features are the same).
         if repeat == 0:
-            trained, _, _ = _run(figures, record, "train", repeat_ctx, env, folder, repeat)
+            trained, _, _ = run("train", repeat_ctx, repeat)
         if trained is not None:
             for stage, score_window in scoring_windows.items():
-                _run(figures, record, stage, {**repeat_ctx, "score_window": score_window}, env, folder, repeat)
-        else:
+                run(stage, {**repeat_ctx, "score_window": score_window}, repeat)
+        elif "train" in selected:
             figures.skipped.setdefault("scoring_day", "the scoring model could not be trained")
-        if scale in main_scales and repeat < args.main_repeat:
+        else:
+            for stage in scoring_windows:
+                figures.skipped[stage] = f"not requested (--stages {args.stages}: no train)"
+        if "main_job" not in selected:
+            figures.skipped["main_job"] = f"not requested (--stages {args.stages})"
+        elif scale in main_scales and repeat < args.main_repeat:
             home = folder / "main" / "dagster_home"
             shutil.rmtree(folder / "main", ignore_errors=True)
             home.mkdir(parents=True)
@@ -246,15 +258,12 @@ def run_scale(scale: int, args, workdir: Path) -> dict:
             main_ctx = {**repeat_ctx, "main_cutoff": str(train_cutoff),
                         "main_scoring_start": str(window[1] if args.quick else SCORING_START),
                         "main_model": QUICK_MODEL if args.quick else None}
-            main, _, _ = _run(figures, record, "main_job", main_ctx, main_env, folder, repeat)
+            main, _, _ = run("main_job", main_ctx, repeat, main_env)
             if main is not None:
                 figures.add("main_job_ratio", main_job_ratio(main, full))
             shutil.rmtree(folder / "main", ignore_errors=True)
         elif scale not in main_scales:
             figures.skipped["main_job"] = f"not requested at {scale}x (--main-scales '{args.main_scales}')"
-    if args.features_only:
-        for stage in ("snapshot", "train", "scoring_day", "scoring_year", "main_job"):
-            figures.skipped[stage] = "not requested (--features-only)"
     return figures.summary()
 
 
