@@ -11,7 +11,6 @@ Categories are scored by their label rate in the same rows.
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from fti_assets.feature_views.view import FeatureView
 
@@ -23,9 +22,21 @@ class LeakageFound(ValueError):
 
 
 def _symmetric_auc(y: np.ndarray, score: np.ndarray) -> float | None:
-    if len(np.unique(y)) < 2 or len(np.unique(score)) < 2:
+    """max(auc, 1 - auc), or None with one class or one value. The AUC is the Mann-Whitney
+    statistic from average ranks, roc_auc_score's value in one sort (this audit takes ~80 of
+    them, on up to millions of rows)."""
+    if score.dtype == bool:  # a missingness: two values, counted rather than sorted
+        group = score.astype(np.intp)
+        counts = np.bincount(group, minlength=2)
+    else:
+        _, group, counts = np.unique(score, return_inverse=True, return_counts=True)
+    positives = int(y.sum())
+    negatives = len(y) - positives
+    if np.count_nonzero(counts) < 2 or not positives or not negatives:
         return None
-    auc = roc_auc_score(y, score)
+    average_rank = np.cumsum(counts) - (counts - 1) / 2
+    rank_sum = float(np.bincount(group, weights=y.astype("float64"), minlength=len(counts)) @ average_rank)
+    auc = (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
     return max(auc, 1 - auc)
 
 
@@ -46,7 +57,7 @@ def univariate_roc_auc(frame: pd.DataFrame, view: FeatureView) -> dict[str, floa
             auc = _symmetric_auc(y[known], values[known].astype("float64").to_numpy())
         if auc is not None:
             result[column] = auc
-        missing_auc = _symmetric_auc(y, missing.astype(float))
+        missing_auc = _symmetric_auc(y, missing)
         if missing_auc is not None:
             result[f"{column} missingness"] = missing_auc
     return result

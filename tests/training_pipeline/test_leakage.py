@@ -33,6 +33,19 @@ def test_an_honest_snapshot_passes_the_audit(frame):
     assert set(VIEW.features) <= set(scores) and max(scores.values()) < leakage.MAX_ROC_AUC
 
 
+def test_the_audit_auc_is_roc_auc_score():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    y = rng.random(5000) < 0.2
+    for score in (rng.normal(size=5000).round(1), rng.random(5000) < 0.1, (rng.random(5000) < 0.1).astype(float), y * 1.0 + rng.random(5000)):
+        expected = roc_auc_score(y, score)
+        assert leakage._symmetric_auc(y, score) == pytest.approx(max(expected, 1 - expected), abs=1e-12)
+    assert leakage._symmetric_auc(y, np.ones(5000)) is None
+    assert leakage._symmetric_auc(y, np.ones(5000, dtype=bool)) is None
+    assert leakage._symmetric_auc(np.zeros(5000, dtype=bool), score) is None
+
+
 @pytest.mark.parametrize(
     ("leak", "column"),
     [
