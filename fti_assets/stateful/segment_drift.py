@@ -92,20 +92,34 @@ def segment_names(rows: pd.DataFrame, segment_by: tuple[str, ...]) -> pd.Series:
     return first.str.cat(rest, sep="/") if rest else first
 
 
+class RowKeys:
+    """Each row's day and segment, made once for all the features of a call (per feature and
+    row, they cost most of a training's segment baselines)."""
+
+    def __init__(self, rows: pd.DataFrame, day_column: str = "scheduled_dep_date"):
+        self.rows = rows
+        self.days = pd.to_datetime(rows[day_column])
+        self._segments: dict[tuple[str, ...], pd.Series] = {}
+
+    def segments(self, segment_by: tuple[str, ...]) -> pd.Series:
+        if segment_by not in self._segments:
+            self._segments[segment_by] = segment_names(self.rows, segment_by)
+        return self._segments[segment_by]
+
+
 def segment_values(
-    rows: pd.DataFrame, feature: str, segment_by: tuple[str, ...], day_column: str = "scheduled_dep_date"
+    rows: pd.DataFrame, feature: str, segment_by: tuple[str, ...], keys: RowKeys | None = None
 ) -> pd.DataFrame:
     """Per day and segment with a value: the median of the feature over its flights (they share
     one feature row, so it is that row's value, exactly), and how many flights had a value."""
+    keys = keys or RowKeys(rows)
     frame = pd.DataFrame(
-        {
-            "day": pd.to_datetime(rows[day_column]).dt.date,
-            "segment": segment_names(rows, segment_by),
-            "value": rows[feature].astype("float64"),
-        }
+        {"day": keys.days, "segment": keys.segments(segment_by), "value": rows[feature].astype("float64")}
     ).dropna(subset=["value"])
     grouped = frame.groupby(["day", "segment"])["value"]
-    return grouped.agg(value="median", flights="size").reset_index()
+    values = grouped.agg(value="median", flights="size").reset_index()
+    values["day"] = values["day"].dt.date
+    return values
 
 
 def airport_gaps(values: pd.DataFrame) -> pd.DataFrame:
@@ -193,8 +207,9 @@ def thresholds(
     NULL without a training day to calibrate on) and the training days' segment values that
     "own past" windows start from."""
     rows, daily = [], []
+    keys = RowKeys(training_rows)
     for feature, (baseline, segment_by) in kinds.items():
-        values = segment_values(training_rows, feature, segment_by)
+        values = segment_values(training_rows, feature, segment_by, keys)
         common = (feature, baseline, ",".join(segment_by))
         if baseline == OTHER_AIRPORTS:
             for segment, gaps in airport_gaps(values).groupby("segment"):
@@ -221,8 +236,9 @@ def statistics(rows: pd.DataFrame, thresholds_table: pd.DataFrame, training_valu
     columns), from a version's stored thresholds and training values: one row per day, feature
     and airport ("other airports"), or per day and feature ("own past", segment None)."""
     frames = []
+    keys = RowKeys(rows)
     for (feature, baseline, segment_by), stored in thresholds_table.groupby(["feature", "baseline", "segment_by"]):
-        values = segment_values(rows, feature, tuple(segment_by.split(",")))
+        values = segment_values(rows, feature, tuple(segment_by.split(",")), keys)
         if baseline == OTHER_AIRPORTS:
             judged = _against_other_airports(values, stored)
         else:
