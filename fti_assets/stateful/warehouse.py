@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from fti_assets import settings
 from fti_assets.stateful import warehouse_lock
 
 
@@ -59,7 +60,7 @@ def _open(path: Path, read_only: bool, timeout: float | None) -> duckdb.DuckDBPy
     delay = 0.1
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return _bounded(duckdb.connect(str(path), read_only=read_only))
         except duckdb.IOException as error:
             if "lock" not in str(error).lower():
                 raise
@@ -69,6 +70,17 @@ def _open(path: Path, read_only: bool, timeout: float | None) -> duckdb.DuckDBPy
                 ) from None
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+def _bounded(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The connection with DuckDB's memory limit set (settings.duckdb_memory_limit)."""
+    limit = settings.duckdb_memory_limit()
+    try:
+        connection.execute(f"set memory_limit = '{limit.replace(chr(39), '')}'")
+    except duckdb.Error as error:
+        connection.close()
+        raise ValueError(f"FTI_DUCKDB_MEMORY_LIMIT={limit!r} is not a memory limit DuckDB accepts: {error}") from None
+    return connection
 
 
 @contextmanager

@@ -147,16 +147,19 @@ def flight_disruption_model(
     training = config.training_config()
     with warehouse.connect() as connection:
         frame = snapshot.read_snapshot(connection, training_snapshot["table_name"], view, training.max_rows)
-        try:
-            univariate = leakage.audit(frame, view, training.max_single_feature_roc_auc)
-        except leakage.LeakageFound as leak:
-            raise dg.Failure(f"snapshot {training_snapshot['snapshot_id']}: {leak}") from leak
-        split = model.time_split(frame, training)
-        started = time.perf_counter()
-        pipeline = model.fit_pipeline(split.train, view, training)
-        fit_seconds = time.perf_counter() - started
-        scores = model.period_scores(pipeline, split, view)
-        evaluation = model.evaluate(split, view, scores)
+    # No warehouse connection while the model is fitted: DuckDB's memory goes back to the fit,
+    # and the warehouse lock to other runs (the snapshot is immutable).
+    try:
+        univariate = leakage.audit(frame, view, training.max_single_feature_roc_auc)
+    except leakage.LeakageFound as leak:
+        raise dg.Failure(f"snapshot {training_snapshot['snapshot_id']}: {leak}") from leak
+    split = model.time_split(frame, training)
+    started = time.perf_counter()
+    pipeline = model.fit_pipeline(split.train, view, training)
+    fit_seconds = time.perf_counter() - started
+    scores = model.period_scores(pipeline, split, view)
+    evaluation = model.evaluate(split, view, scores)
+    with warehouse.connect() as connection:
         champion_alias, challenger_alias = registry.aliases(view.system)
         evaluation["champion"] = champion.champion_on(
             connection, model_store.resolved_path, manifest.load(), split.test, champion_alias
