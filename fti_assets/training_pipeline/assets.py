@@ -91,7 +91,7 @@ def training_snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig,
         if cutoff is None:
             raise dg.Failure(f"features.{view.spine_relation} is empty: run the feature_job first")
         live = fingerprint(view, dbt_manifest)
-        built = snapshot.build_snapshot(connection, view, live, cutoff)
+        built = snapshot.build_snapshot(connection, view, live, cutoff, max_rows=config.max_rows or None)
         nulls = snapshot.null_rates(connection, built.table_name, view.features)
     return _snapshot_output(built, view, live, dbt_manifest, nulls)
 
@@ -146,7 +146,7 @@ def flight_disruption_model(
     view = view_named(f"{training_snapshot['feature_view']}_v{training_snapshot['feature_view_version']}")
     training = config.training_config()
     with warehouse.connect() as connection:
-        frame = snapshot.read_snapshot(connection, training_snapshot["table_name"], view, training.max_rows)
+        frame = snapshot.read_snapshot(connection, training_snapshot["table_name"], view)
     # No warehouse connection while the model is fitted: DuckDB's memory goes back to the fit,
     # and the warehouse lock to other runs (the snapshot is immutable).
     try:
@@ -202,7 +202,6 @@ def flight_disruption_model(
         metadata={
             "version": version,
             "snapshot_id": training_snapshot["snapshot_id"],
-            "snapshot_rows_read": len(frame),
             "feature_view": f"{view.name} v{view.version}",
             "artifact_sha256": sha,
             "periods": dg.MetadataValue.json(evaluation["periods"]),

@@ -20,9 +20,6 @@ class TrainingConfig:
     random_state: int = 0
     # The leakage audit's limit on any one column's ROC AUC (leakage.py explains 0.80).
     max_single_feature_roc_auc: float = 0.80
-    # At most this many snapshot rows are read (a sample of flights beyond: read_snapshot says
-    # which): 10x 2013's largest snapshot (8.9 M rows) is read whole, 100x's (89 M) is not.
-    max_rows: int | None = 10_000_000
     # OpenMP threads for the fit (None: every core). Measured on a 2-core machine, the default
     # model on 2013: 60 s with both cores, 102 s with one; 148 s against 116 s when another
     # process keeps one core busy.
@@ -44,7 +41,6 @@ class ModelConfig(dg.Config):
     l2_regularization: float = _DEFAULT.l2_regularization
     min_category_frequency: int = _DEFAULT.min_category_frequency
     max_single_feature_roc_auc: float = _DEFAULT.max_single_feature_roc_auc
-    max_rows: int | None = _DEFAULT.max_rows
     random_state: int = _DEFAULT.random_state
 
     def training_config(self) -> TrainingConfig:
@@ -55,11 +51,14 @@ class SnapshotConfig(dg.Config):
     """`cutoff`: last local day (YYYY-MM-DD) of the snapshot; empty means the replay's latest day.
     `feature_view`: the declared view (name_vN, see feature_views/declared.py) the model reads.
     `parquet`: the snapshot's rows built on Spark (spark_snapshot.write_rows, docs/spark.md)
-    for this view and cutoff, registered here instead of joining this warehouse's features."""
+    for this view and cutoff, registered here instead of joining this warehouse's features.
+    `max_rows`: past it, a sample of flights of about this many rows (snapshot.sample_bound):
+    10x 2013's largest snapshot (8.9 M rows) is whole, 100x's (89 M) is not; 0 for no bound."""
 
     cutoff: str = ""
     feature_view: str = "flight_disruption_v1"
     parquet: str = ""
+    max_rows: int = 10_000_000
 
 
 class PromoteConfig(dg.Config):

@@ -66,7 +66,7 @@ def end_of_local_day_utc(day: dt.date) -> dt.datetime:
     return midnight.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def label_spine_sql(view: FeatureView, cutoff: dt.date) -> str:
+def label_spine_sql(view: FeatureView, cutoff: dt.date, hash_below: int | None = None) -> str:
     """Spine rows scheduled by the cutoff day whose label was known by the end of that day, and
     whose every feature-group key is known.
 
@@ -75,6 +75,8 @@ def label_spine_sql(view: FeatureView, cutoff: dt.date) -> str:
     missing aircraft features would teach "no plane, so cancelled", which no prediction can know
     in advance. They are still scored (the schedule is); they are not training or test rows."""
     keys_known = "".join(f" and {s} is not null" for s in dict.fromkeys(s for g in view.groups for s, _ in g.join_keys))
+    if hash_below is not None:
+        keys_known += f" and hash({view.keys[0]}) < {hash_below}::ubigint"
     return (
         f"select * from {FEATURE_SCHEMA}.{view.spine_relation} "
         f"where scheduled_dep_date <= date '{cutoff.isoformat()}' "
@@ -82,10 +84,29 @@ def label_spine_sql(view: FeatureView, cutoff: dt.date) -> str:
     )
 
 
-def training_rows_sql(view: FeatureView, cutoff: dt.date, dialect: str = "duckdb") -> str:
+def training_rows_sql(
+    view: FeatureView, cutoff: dt.date, dialect: str = "duckdb", hash_below: int | None = None
+) -> str:
     """The snapshot's rows in a stable order, so that reading them back is deterministic."""
     keys = ", ".join(view.keys)
-    return f"select * from ({point_in_time_sql(view, label_spine_sql(view, cutoff), dialect=dialect)}) order by {keys}"
+    spine = label_spine_sql(view, cutoff, hash_below)
+    return f"select * from ({point_in_time_sql(view, spine, dialect=dialect)}) order by {keys}"
+
+
+def sample_bound(
+    connection: duckdb.DuckDBPyConnection, view: FeatureView, cutoff: dt.date, max_rows: int | None
+) -> int | None:
+    """Past `max_rows` spine rows, the hash bound that keeps about `max_rows` of them: the flights
+    whose first key (the flight) hashes into that share of the range, every row of a flight
+    together, the same flights on every build. None when all fit.
+
+    A snapshot is read whole into one DataFrame to train on: 100x 2013 has 30 million batch and
+    90 million intraday spine rows, which neither fit that nor build in the disk a sort of them
+    spills to. The sample is taken before the point-in-time join, so only its rows are joined."""
+    if max_rows is None:
+        return None
+    rows = connection.sql(f"select count(*) from ({label_spine_sql(view, cutoff)})").fetchall()[0][0]
+    return int(max_rows / rows * 2**64) if rows > max_rows else None
 
 
 def parquet_rows_sql(connection: duckdb.DuckDBPyConnection, view: FeatureView, path: Path) -> str:
@@ -149,17 +170,21 @@ def build_snapshot(
     cutoff: dt.date,
     now: dt.datetime | None = None,
     rows_sql: str | None = None,
+    max_rows: int | None = None,
 ) -> Snapshot:
     """Create (or reuse) the snapshot for `view` at `cutoff`; one transaction, so a crash
     leaves either the finished table with its index row, or nothing. `rows_sql` replaces the
     point-in-time join here by rows built elsewhere (`parquet_rows_sql`); they are named by
-    their content the same way, so rows equal to this warehouse's name the same snapshot."""
+    their content the same way, so rows equal to this warehouse's name the same snapshot.
+    `max_rows` bounds the rows joined here (`sample_bound`)."""
     connection.sql(f"create schema if not exists {SCHEMA}")
     connection.sql(INDEX_DDL)
     on_demand.register(connection, view.on_demand)
     staging = f"{SCHEMA}.building_{uuid.uuid4().hex[:12]}"
     with transaction(connection):
-        connection.sql(f"create table {staging} as {rows_sql or training_rows_sql(view, cutoff)}")
+        if rows_sql is None:
+            rows_sql = training_rows_sql(view, cutoff, hash_below=sample_bound(connection, view, cutoff, max_rows))
+        connection.sql(f"create table {staging} as {rows_sql}")
         snapshot_id = content_id(connection, staging)
         name = f"snapshot_{snapshot_id}"
         exists = connection.sql(
@@ -191,18 +216,6 @@ def null_rates(connection: duckdb.DuckDBPyConnection, table: str, columns: tuple
     return {c: (v or 0.0) for c, v in zip(columns, values, strict=True)}
 
 
-def read_snapshot(
-    connection: duckdb.DuckDBPyConnection, table_name: str, view: FeatureView, max_rows: int | None = None
-):
-    """The snapshot rows as a DataFrame, ordered by the view's keys (training is order-sensitive).
-
-    A snapshot of more than `max_rows` rows does not fit a DataFrame on one machine at any size
-    (100x 2013's intraday snapshot has 90 million): then a sample of about `max_rows` is read,
-    the flights whose first key (the flight) hashes into that share of the hash range, every row
-    of a flight together, the same rows on every read."""
-    sample = ""
-    if max_rows is not None:
-        rows = connection.sql(f"select count(*) from {table_name}").fetchall()[0][0]
-        if rows > max_rows:
-            sample = f" where hash({view.keys[0]}) < {int(max_rows / rows * 2**64)}::ubigint"
-    return connection.sql(f"select * from {table_name}{sample} order by {', '.join(view.keys)}").df()
+def read_snapshot(connection: duckdb.DuckDBPyConnection, table_name: str, view: FeatureView):
+    """The snapshot rows as a DataFrame, ordered by the view's keys (training is order-sensitive)."""
+    return connection.sql(f"select * from {table_name} order by {', '.join(view.keys)}").df()

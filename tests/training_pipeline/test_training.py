@@ -2,7 +2,6 @@
 
 import dataclasses
 import datetime as dt
-import types
 
 import duckdb
 import pytest
@@ -93,22 +92,19 @@ def test_retraining_on_the_same_snapshot_and_config_gives_the_same_metrics(conne
     assert all(png.startswith(b"\x89PNG") for png in pngs.values())
 
 
-def test_a_snapshot_past_max_rows_is_read_as_the_same_sample_of_whole_flights(connection):
-    """Three rows per flight (the intraday view's horizons): a sample keeps or drops a flight whole."""
-    connection.sql(
-        "create table main.horizons as select 'F' || f as flight_id, h as minutes_before_departure, f * h as x "
-        "from range(2000) as flights(f), (values (30), (120), (360)) as horizons(h)"
-    )
-    keys = types.SimpleNamespace(keys=("flight_id", "minutes_before_departure"))
-    whole = snapshot.read_snapshot(connection, "main.horizons", keys)
-    assert len(whole) == 6000
-    assert snapshot.read_snapshot(connection, "main.horizons", keys, max_rows=6000).equals(whole)
+def test_a_snapshot_past_max_rows_is_the_same_sample_of_flights_on_every_build(connection):
+    whole = snapshot.build_snapshot(connection, VIEW, "fp", CUTOFF, max_rows=10**9)
+    assert snapshot.build_snapshot(connection, VIEW, "fp", CUTOFF, max_rows=whole.rows) == whole
 
-    sample = snapshot.read_snapshot(connection, "main.horizons", keys, max_rows=1500)
-    assert 1200 < len(sample) < 1800
-    assert (sample.groupby("flight_id").size() == 3).all()
-    assert sample.equals(whole[whole["flight_id"].isin(sample["flight_id"])].reset_index(drop=True))
-    assert sample.equals(snapshot.read_snapshot(connection, "main.horizons", keys, max_rows=1500))
+    sample = snapshot.build_snapshot(connection, VIEW, "fp", CUTOFF, max_rows=whole.rows // 2)
+    assert sample.snapshot_id != whole.snapshot_id
+    assert 0.4 * whole.rows < sample.rows < 0.6 * whole.rows
+    # The sampled flights' rows are the whole snapshot's rows for them, features and labels alike.
+    assert not connection.sql(
+        f"select * from {sample.table_name} except select * from {whole.table_name}"
+    ).fetchall()
+    again = snapshot.build_snapshot(connection, VIEW, "other", CUTOFF, max_rows=whole.rows // 2)
+    assert again.snapshot_id == sample.snapshot_id
 
 
 def _evaluation(overall: float, groups: dict[str, tuple[int, float]]) -> dict:
