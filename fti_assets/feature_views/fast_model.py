@@ -8,12 +8,13 @@ one-hot encoder's output per category, the imputer's statistics and missing-indi
 the scaler's mean and scale, every tree's nodes) and applies them to numpy rows with the same
 arithmetic in the same order. For a few rows, all trees are walked together, one numpy step per
 tree level; from TREE_BY_TREE_FROM_ROWS rows on, scikit-learn's own compiled tree predictors
-are called one tree after another on one thread (their fixed cost per tree is then shared).
-Either way the leaf values are added tree after tree as scikit-learn adds them, so the
-probabilities equal `predict_proba`'s bit for bit (tested). Batch scoring encodes Arrow columns
-the same way (`predict_proba_table`); its trees run on one thread, which leaves the other core to
-the next chunk's DuckDB query (batch scoring reads ahead) and, on these 2 shared cores, was also
-faster than two (docs/performance.md). A pipeline of another shape is refused at load.
+are called one tree after another, on the OpenMP threads `predict_proba` would use (their fixed
+cost per tree is then shared; each thread takes its own rows). Either way the leaf values are
+added tree after tree as scikit-learn adds them, so the probabilities equal `predict_proba`'s bit
+for bit (tested). Batch scoring encodes Arrow columns the same way (`predict_proba_table`). On
+one thread, its trees left the other core to the next chunk's DuckDB query; measured idle, both
+threads scored a 1x year 20% faster even so (docs/performance.md). A pipeline of another shape
+is refused at load.
 """
 
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 MISSING_CATEGORY = "missing"  # as feature_views.view.model_inputs fills a NULL category
 
@@ -183,8 +185,9 @@ class FastModel:
         """The classifier's raw score per row: baseline plus each tree's leaf, in tree order."""
         if len(x) >= self.TREE_BY_TREE_FROM_ROWS:
             raw = np.zeros((len(x), 1)) + self.baseline
+            threads = _openmp_effective_n_threads()  # as HistGradientBoostingClassifier's own call
             for predictor in self.predictors:
-                raw[:, 0] += predictor.predict(x, self.bitsets, self.feature_map, 1)
+                raw[:, 0] += predictor.predict(x, self.bitsets, self.feature_map, threads)
             return raw
         rows = np.arange(len(x))[:, None]
         node = np.broadcast_to(self.roots, (len(x), len(self.roots)))

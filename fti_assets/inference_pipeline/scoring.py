@@ -180,8 +180,7 @@ def score_window(
     """Score every flight of start..end and replace the window's predictions in one transaction.
 
     Whole days are scored in chunks: memory holds two chunks whatever the window's length, and
-    the next chunk's point-in-time query runs while the model scores the current one (FastModel
-    scores on one thread and leaves DuckDB the other core).
+    the next chunk's point-in-time query runs while the model scores the current one.
     """
     chunks = day_chunks(connection, view.spine_relation, start, end, chunk_rows)
     reader = connection.cursor()  # its own connection to the database: safe in the reading thread
