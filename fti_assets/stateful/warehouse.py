@@ -76,7 +76,7 @@ def _bounded(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection
     """The connection with DuckDB's memory limit set (settings.duckdb_memory_limit)."""
     limit = settings.duckdb_memory_limit()
     try:
-        connection.execute(f"set memory_limit = '{limit.replace(chr(39), '')}'")
+        connection.execute("set memory_limit = ?", [limit])
     except duckdb.Error as error:
         connection.close()
         raise ValueError(f"FTI_DUCKDB_MEMORY_LIMIT={limit!r} is not a memory limit DuckDB accepts: {error}") from None

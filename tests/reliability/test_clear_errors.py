@@ -42,6 +42,16 @@ def test_warehouse_path_under_a_file_names_the_fix(tmp_path):
             pass
 
 
+def test_a_memory_limit_duckdb_cannot_read_names_the_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("FTI_DUCKDB_MEMORY_LIMIT", "lots")
+    with pytest.raises(ValueError, match="FTI_DUCKDB_MEMORY_LIMIT='lots' is not a memory limit"):
+        with connect(tmp_path / "w.duckdb"):
+            pass
+    monkeypatch.setenv("FTI_DUCKDB_MEMORY_LIMIT", "1GB")
+    with connect(tmp_path / "w.duckdb") as connection:
+        assert connection.sql("select current_setting('memory_limit')").fetchall() == [("953.6 MiB",)]
+
+
 def test_an_unbuilt_manifest_that_cannot_be_built_says_what_to_run(tmp_path):
     """A missing manifest is parsed when it is first needed (fti_assets/manifest.py); when that
     fails, the message says which command shows why. (The successful parse runs in every test run.)"""
