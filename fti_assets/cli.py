@@ -1,7 +1,6 @@
 """`fti`: run the system from the command line, with the same jobs the Dagster UI runs."""
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -17,20 +16,6 @@ TRAINING_CUTOFF, SCORING_START = "2013-11-30", "2013-12-01"
 STREAM_DAY = "2013-12-17"
 
 
-def _instance():
-    import dagster as dg
-
-    os.environ.setdefault("DAGSTER_HOME", str(settings.REPO_ROOT / "dagster_home"))
-    return dg.DagsterInstance.get()
-
-
-def _require(result, what: str) -> None:
-    from fti_assets.runner import failure_messages
-
-    if not result.success:
-        sys.exit(f"{what} failed:\n" + "\n".join(failure_messages(result)))
-
-
 def run_main(
     start: str, end: str, cutoff: str, scoring_start: str, verbose: bool = False, model: dict | None = None
 ) -> Path:
@@ -41,12 +26,12 @@ def run_main(
     log file, and to the terminal too when `verbose`."""
     import dagster as dg
 
-    from fti_assets.progress import logger_config, stage_line
-    from fti_assets.runner import run_once, run_window
+    from fti_assets.definitions import build
+    from fti_assets.progress import logger_config
+    from fti_assets.runner import run_apart
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
-
-    instance = _instance()
+    os.environ.setdefault("DAGSTER_HOME", str(settings.REPO_ROOT / "dagster_home"))
     log_file = settings.warehouse_path().parent / "logs" / f"fti-main-{time.strftime('%Y%m%dT%H%M%S')}.log"
     fit = {"flight_disruption_model": {"config": model}} if model else {}
     training = {"ops": {"training_snapshot": {"config": {"cutoff": cutoff}}, **fit}}
@@ -57,21 +42,19 @@ def run_main(
         }
     }
     steps = [
-        (f"feature_job {start}..{end}", lambda logs: run_window("feature_job", start, end, instance, logs)),
-        (f"training_job (cutoff {cutoff})", lambda logs: run_once("training_job", instance, {**training, **logs})),
-        (f"training_job intraday (cutoff {cutoff})",
-         lambda logs: run_once("training_job", instance, {**intraday_training, **logs})),
-        (f"inference_job {scoring_start}..{end}",
-         lambda logs: run_window("inference_job", scoring_start, end, instance, logs)),
+        (f"feature_job {start}..{end}", "feature_job", (start, end), {}),
+        (f"training_job (cutoff {cutoff})", "training_job", None, training),
+        (f"training_job intraday (cutoff {cutoff})", "training_job", None, intraday_training),
+        (f"inference_job {scoring_start}..{end}", "inference_job", (scoring_start, end), {}),
     ]
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    for name, step in steps:
-        started = time.perf_counter()
-        # dagster-dbt echoes dbt's own log lines on stdout: they go to the log file too.
-        with open(log_file, "a") as log, contextlib.redirect_stdout(sys.stdout if verbose else log):
-            result = step(logger_config(name, log_file, verbose))
-        _require(result, name)
-        print(stage_line(name, result, time.perf_counter() - started), flush=True)
+    build()  # once, here: each job's process starts from it
+    for name, job, window, run_config in steps:
+        logs = logger_config(name, log_file, verbose)
+        finished = run_apart(name, job, window, {**run_config, **logs}, log_file, verbose)
+        if not finished.success:
+            sys.exit(f"{name} failed:\n" + "\n".join(finished.failures))
+        print(finished.line, flush=True)
     return log_file
 
 

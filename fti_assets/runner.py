@@ -1,5 +1,14 @@
 """Run a job over a window of replay days in this process: the CLI's and the tests' way in."""
 
+import contextlib
+import multiprocessing
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
@@ -57,3 +66,58 @@ def _readable(error) -> str:
     while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
         error = error.cause
     return error.message.strip()
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What a job run in a child process reports back: enough for one line on the terminal."""
+
+    success: bool
+    failures: list[str]
+    line: str
+
+
+def run_apart(
+    label: str, job_name: str, window: tuple[str, str] | None, run_config: dict, log_file: Path, verbose: bool
+) -> Finished:
+    """Run a job in a child process of its own, on the instance DAGSTER_HOME names.
+
+    A job's memory goes back to the system when its process ends. In one process, the memory
+    an earlier job's work made the process hold (DuckDB's and the allocator's) stays held: at
+    100x the feature_job left 20.6 GiB, and the training job after it was killed for memory.
+    Forked, the child starts with this process's imports and definitions, at no cost."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    receiving, sending = context.Pipe(duplex=False)
+    started = time.perf_counter()
+    child = context.Process(
+        target=_run_in_child, args=(sending, label, job_name, window, run_config, log_file, verbose, started)
+    )
+    child.start()
+    sending.close()
+    try:
+        return receiving.recv()
+    except EOFError:
+        child.join()
+        killed = " (killed by the system: most likely out of memory)" if child.exitcode == -signal.SIGKILL else ""
+        return Finished(False, [f"its process ended with exit code {child.exitcode}{killed}"], "")
+    finally:
+        child.join()
+
+
+def _run_in_child(sending, label, job_name, window, run_config, log_file: Path, verbose: bool, started: float) -> None:
+    from fti_assets.progress import stage_line
+
+    with open(log_file, "a") as log:
+        try:
+            # dagster-dbt echoes dbt's own log lines on stdout: they go to the log file too.
+            with dg.DagsterInstance.get() as instance, contextlib.redirect_stdout(sys.stdout if verbose else log):
+                result = (run_window(job_name, *window, instance, run_config) if window
+                          else run_once(job_name, instance, run_config))
+            finished = Finished(result.success, failure_messages(result),
+                                stage_line(label, result, time.perf_counter() - started))
+        except Exception as error:  # noqa: BLE001 - reported to the parent, the traceback kept in the log
+            traceback.print_exc(file=log)
+            finished = Finished(False, [f"{type(error).__name__}: {error}"], "")
+    sending.send(finished)
+    sending.close()
