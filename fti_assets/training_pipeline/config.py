@@ -52,13 +52,16 @@ class SnapshotConfig(dg.Config):
     `feature_view`: the declared view (name_vN, see feature_views/declared.py) the model reads.
     `parquet`: the snapshot's rows built on Spark (spark_snapshot.write_rows, docs/spark.md)
     for this view and cutoff, registered here instead of joining this warehouse's features.
-    `max_rows`: past it, a sample of flights of about this many rows (snapshot.sample_bound):
-    10x 2013's largest snapshot (8.9 M rows) is whole, 100x's (89 M) is not; 0 for no bound."""
+    `max_rows`: past it, a sample of flights of about this many rows (snapshot.sample_bound);
+    0 for no bound. The fit holds about 3.5 KB per training row (the dense encoded matrix and
+    its copies) beside the snapshot's frame: 10x's whole intraday snapshot (8.9 M rows) needs
+    ~28 GB. At 4 M rows the training job stays near 13 GB; 1x's snapshots (at most 1.0 M rows)
+    and 10x's batch one (3.1 M) are whole, 10x's intraday and 100x's are samples."""
 
     cutoff: str = ""
     feature_view: str = "flight_disruption_v1"
     parquet: str = ""
-    max_rows: int = 10_000_000
+    max_rows: int = 4_000_000
 
 
 class PromoteConfig(dg.Config):
