@@ -418,12 +418,24 @@ def update_readme(readme: Path, report: dict, sources: list[str]) -> None:
     readme.write_text(f"{before}{README_START}\n{table}\n{README_END}{after}")
 
 
+def merge_scales(runs: list[dict]) -> dict:
+    """Each scale's figures from the last run that measured them: a later run of some stages
+    (e.g. `--stages main_job`) adds to an earlier full run of that scale instead of replacing it.
+    A stage that ran in any of the runs is no longer listed as skipped."""
+    merged: dict = {}
+    for scales in runs:
+        for scale, summary in scales.items():
+            into = merged.setdefault(scale, {"figures": {}, "peak_rss_mib": {}, "details": {}, "skipped": {}})
+            for part in into:
+                into[part].update(summary[part])
+    for summary in merged.values():
+        summary["skipped"] = {s: why for s, why in summary["skipped"].items() if s not in summary["peak_rss_mib"]}
+    return dict(sorted(merged.items(), key=lambda item: int(item[0])))
+
+
 def merge(files: list[Path], output: Path, readme: Path | None = None) -> int:
     reports = [json.loads(f.read_text()) for f in files]
-    results = {}
-    for report in reports:
-        results.update(report["scales"])
-    results = dict(sorted(results.items(), key=lambda item: int(item[0])))
+    results = merge_scales([report["scales"] for report in reports])
     checks = targets(results)
     merged = {
         **reports[-1], "scales": results, "targets": checks, "markdown": markdown(results),

@@ -69,13 +69,28 @@ def test_the_readme_performance_table_is_the_published_results():
     """The README's table is generated from the published JSON files it names (run_all.py --merge ... --readme)."""
     import re
 
-    from benchmarks.runner import HEADLINE, README_END, README_START, markdown
+    from benchmarks.runner import HEADLINE, README_END, README_START, markdown, merge_scales
 
     section = (REPO_ROOT / "README.md").read_text().split(README_START, 1)[1].split(README_END, 1)[0]
     sources = re.findall(r"`(benchmarks/published/[^`]+\.json)`", section)
     assert sources, "the README's table names no published results"
-    scales = {}
-    for source in sources:
-        scales.update(json.loads((REPO_ROOT / source).read_text())["scales"])
-    scales = dict(sorted(scales.items(), key=lambda item: int(item[0])))
+    scales = merge_scales([json.loads((REPO_ROOT / source).read_text())["scales"] for source in sources])
     assert markdown(scales, HEADLINE) in section
+
+
+def test_a_later_run_of_some_stages_adds_its_figures_to_the_earlier_run_of_that_scale():
+    from benchmarks.runner import merge_scales
+
+    def run(figures, peaks, skipped):
+        return {"figures": figures, "peak_rss_mib": peaks, "details": {}, "skipped": skipped}
+
+    full = {"10": run({"full_s": {"median": 60}, "day_s": {"median": 5}}, {"feature_full": 2000, "feature_day": 900},
+                      {"main_job": "not requested"})}
+    main_only = {"10": run({"full_s": {"median": 56}, "main_job_s": {"median": 900}},
+                           {"feature_full": 2500, "main_job": 12000}, {"feature_day": "not requested"}),
+                 "100": run({"full_s": {"median": 700}}, {"feature_full": 18000}, {})}
+    merged = merge_scales([full, main_only])
+    assert list(merged) == ["10", "100"]
+    assert merged["10"]["figures"] == {"full_s": {"median": 56}, "day_s": {"median": 5}, "main_job_s": {"median": 900}}
+    assert merged["10"]["peak_rss_mib"] == {"feature_full": 2500, "feature_day": 900, "main_job": 12000}
+    assert merged["10"]["skipped"] == {}
