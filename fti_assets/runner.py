@@ -1,4 +1,5 @@
-"""Run a job over a window of replay days in this process: the CLI's and the tests' way in."""
+"""Run a job over a window of replay days, in this process or (`fti main`) in one of its own: the
+CLI's and the tests' way in."""
 
 import contextlib
 import multiprocessing
