@@ -51,7 +51,7 @@ def test_the_intraday_model_has_its_own_aliases_beside_the_batch_ones(intraday):
 
 
 def test_a_day_live_answers_every_flight_at_its_times_from_streamed_features(intraday, tmp_path):
-    report = run_day(LAST, 20_000, tmp_path / "day", prediction_log=tmp_path / "log")
+    report = run_day(LAST, 5_000, tmp_path / "day", prediction_log=tmp_path / "log")
     start = replay_clock(LAST - dt.timedelta(days=1))
     with duckdb.connect(str(intraday), read_only=True) as connection:
         due = connection.execute(
