@@ -27,7 +27,6 @@ def run_main(
     import dagster as dg
 
     from fti_assets.definitions import build
-    from fti_assets.progress import logger_config
     from fti_assets.runner import run_apart
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -50,8 +49,7 @@ def run_main(
     log_file.parent.mkdir(parents=True, exist_ok=True)
     build()  # once, here: each job's process starts from it
     for name, job, window, run_config in steps:
-        logs = logger_config(name, log_file, verbose)
-        finished = run_apart(name, job, window, {**run_config, **logs}, log_file, verbose)
+        finished = run_apart(name, job, window, run_config, log_file, verbose)
         if not finished.success:
             sys.exit(f"{name} failed:\n" + "\n".join(finished.failures))
         print(finished.line, flush=True)

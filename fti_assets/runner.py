@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from fti_assets.progress import logger_config, stage_line
 from fti_assets.settings import environment
 
 # Before a run starts, Dagster's SQLite storage records one "planned" event per asset and
@@ -81,7 +82,8 @@ class Finished:
 def run_apart(
     label: str, job_name: str, window: tuple[str, str] | None, run_config: dict, log_file: Path, verbose: bool
 ) -> Finished:
-    """Run a job in a child process of its own, on the instance DAGSTER_HOME names.
+    """Run a job in a child process of its own, on the instance DAGSTER_HOME names, with the
+    progress line and every event in `log_file` (progress.logger_config).
 
     A job's memory goes back to the system when its process ends. In one process, the memory
     an earlier job's work made the process hold (DuckDB's and the allocator's) stays held: at
@@ -90,6 +92,7 @@ def run_apart(
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     receiving, sending = context.Pipe(duplex=False)
+    run_config = {**run_config, **logger_config(label, log_file, verbose)}
     started = time.perf_counter()
     child = context.Process(
         target=_run_in_child, args=(sending, label, job_name, window, run_config, log_file, verbose, started)
@@ -97,18 +100,18 @@ def run_apart(
     child.start()
     sending.close()
     try:
-        return receiving.recv()
-    except EOFError:
-        child.join()
-        killed = " (killed by the system: most likely out of memory)" if child.exitcode == -signal.SIGKILL else ""
-        return Finished(False, [f"its process ended with exit code {child.exitcode}{killed}"], "")
+        finished = receiving.recv()
+    except EOFError:  # the child ended before it could report
+        finished = None
     finally:
         child.join()
+    if finished is None:
+        killed = " (killed by the system: most likely out of memory)" if child.exitcode == -signal.SIGKILL else ""
+        return Finished(False, [f"its process ended with exit code {child.exitcode}{killed}"], "")
+    return finished
 
 
 def _run_in_child(sending, label, job_name, window, run_config, log_file: Path, verbose: bool, started: float) -> None:
-    from fti_assets.progress import stage_line
-
     with open(log_file, "a") as log:
         try:
             # dagster-dbt echoes dbt's own log lines on stdout: they go to the log file too.

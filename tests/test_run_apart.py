@@ -5,14 +5,12 @@ import os
 import signal
 
 from fti_assets import runner
-from fti_assets.progress import logger_config
 from tests.conftest import TRAINING_RUN
 
 
 def _apart(tmp_path):
     log_file = tmp_path / "run.log"
-    run_config = {**TRAINING_RUN, **logger_config("training", log_file, False)}
-    return runner.run_apart("training", "training_job", None, run_config, log_file, verbose=False), log_file
+    return runner.run_apart("training", "training_job", None, TRAINING_RUN, log_file, verbose=False), log_file
 
 
 def test_a_job_run_apart_reports_its_step_failures(isolated_env):
