@@ -1,12 +1,17 @@
 """The Dagster instance's event log: Dagster's own SQLite storage, with its index kept open.
 
-A run over a year of replay days records one materialization per asset and day (about 4,400
+A run over a year of replay days records one materialization per asset and day (6,580
 for the feature_job). Dagster's SQLite storage creates an engine and opens and closes a database
 file three times per materialization (the run's file, the cross-run index, and the index again to
 ask whether a table exists); closing the last connection to a WAL file checkpoints it and syncs
 the disk. Here the index stays open (`synchronous=NORMAL`), a table found is not looked up again,
 and each file's engine is made once. A run's own file is still closed after each write, as
 Dagster does: the UI follows a running run by watching that file change on disk.
+
+Dagster hands a storage the materializations of one output's partitions as one batch when
+`DAGSTER_EVENT_BATCH_SIZE` is set (this storage sets it): a dbt model's 365 days of a year's run
+are then written in one transaction per file, not 365. And a check planned for a year of days is
+serialized once, not once per day.
 
 Same files, tables and rows as Dagster's default (`dagster_home/dagster.yaml` selects this class):
 the UI and other processes read them as before. What `synchronous=NORMAL` gives up, in WAL mode:
@@ -16,16 +21,25 @@ a power loss or OS crash (not a crash of the process) may lose the last events w
 import collections
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import dagster as dg
+from dagster._core.events import DagsterEventType
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
+from dagster._core.storage.event_log.sql_event_log import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
-from dagster._serdes import ConfigurableClassData
+from dagster._serdes import ConfigurableClassData, serialize_value
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
 # Dagster's own busy timeout for its SQLite files (sqlite_event_log.SQLITE_BUSY_TIMEOUT_SECONDS).
 BUSY_TIMEOUT_SECONDS = 30
+# Dagster hands a storage the materializations of one output's partitions (a dbt model's 365 days)
+# as one batch when this is set (dagster/_core/instance/methods/event_methods.py); this storage
+# writes such a batch in one transaction per file. Its value bounds the events held back.
+EVENT_BATCH = {"DAGSTER_EVENT_BATCH_SIZE": "1000"}
+BATCHED_TYPES = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION}
 # Engines kept: the index's and the latest runs'. A process that reads many runs (the UI) drops
 # the least recently used beyond this.
 OPEN_FILES = 8
@@ -42,6 +56,10 @@ class OpenSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines: collections.OrderedDict[str, Engine] = collections.OrderedDict()
         self._tables: set[str] = set()
         super().__init__(base_dir, inst_data)
+        # Dagster reads the switch from the environment of whichever process writes events (a
+        # run worker the UI launched, the daemon, `fti`): every one of them builds this storage.
+        for name, value in EVENT_BATCH.items():
+            os.environ.setdefault(name, value)
 
     @classmethod
     def config_type(cls) -> dict:
@@ -84,6 +102,49 @@ class OpenSqliteEventLogStorage(SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with engine.connect() as connection, connection.begin():
                 yield connection
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        """One output's materializations (or observations) in one transaction per file, the rows
+        Dagster's `store_event` writes one event at a time; any other batch goes event by event."""
+        kinds = {(entry.run_id, entry.dagster_event_type) for entry in events}
+        if len(kinds) != 1 or next(iter(kinds))[1] not in BATCHED_TYPES:
+            super().store_event_batch(events)
+            return
+        rows = [self._event_to_row(entry) for entry in events]
+        with self.run_connection(events[0].run_id) as connection:
+            connection.execute(SqlEventLogStorageTable.insert(), rows)
+        with self.index_transaction() as connection:
+            # The index's own ids, one insert at a time: each event's tags and record point at its id.
+            ids = [
+                connection.execute(SqlEventLogStorageTable.insert().values(**row)).inserted_primary_key[0]
+                for row in rows
+            ]
+            self._store_asset_event_tags(connection, events, ids)
+            # An asset's row holds its latest event: event by event, each would overwrite the last.
+            latest = {}
+            for entry, event_id in zip(events, ids, strict=True):
+                latest[entry.dagster_event.asset_key] = (entry, event_id)
+            for entry, event_id in latest.values():
+                self._store_asset_event(connection, entry, event_id)
+
+    def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id: int | None) -> None:
+        """Dagster's rows (one per planned partition), with the event serialized once, not once
+        per partition: a year's run plans each of its checks for 365 days."""
+        planned = event.get_dagster_event().event_specific_data
+        partition_keys = planned.partitions_subset.get_partition_keys() if planned.partitions_subset else [None]
+        common = {
+            "asset_key": planned.asset_key.to_string(),
+            "check_name": planned.check_name,
+            "run_id": event.run_id,
+            "execution_status": AssetCheckExecutionRecordStatus.PLANNED.value,
+            "evaluation_event": serialize_value(event),
+            "evaluation_event_timestamp": self._event_insert_timestamp(event),
+            "evaluation_event_storage_id": event_id,
+        }
+        with self.index_connection() as connection:
+            connection.execute(
+                AssetCheckExecutionsTable.insert().values([{**common, "partition": key} for key in partition_keys])
+            )
 
     def has_table(self, table_name: str) -> bool:
         """Dagster asks before storing each event's tags, opening the index file anew each time;
