@@ -23,13 +23,15 @@ class LeakageFound(ValueError):
 
 def _symmetric_auc(y: np.ndarray, score: np.ndarray) -> float | None:
     """max(auc, 1 - auc), or None with one class or one value. The AUC is the Mann-Whitney
-    statistic from average ranks, roc_auc_score's value in one sort (this audit takes ~80 of
-    them, on up to millions of rows)."""
+    statistic from average ranks, roc_auc_score's value from the distinct values alone (this
+    audit takes ~90 of them, on up to millions of rows): the rows are hashed, only the distinct
+    values sorted (np.unique sorted every row, seven times slower)."""
     if score.dtype == bool:  # a missingness: two values, counted rather than sorted
         group = score.astype(np.intp)
         counts = np.bincount(group, minlength=2)
     else:
-        _, group, counts = np.unique(score, return_inverse=True, return_counts=True)
+        group, distinct = pd.factorize(score, sort=True)
+        counts = np.bincount(group, minlength=len(distinct))
     positives = int(y.sum())
     negatives = len(y) - positives
     if np.count_nonzero(counts) < 2 or not positives or not negatives:

@@ -38,7 +38,14 @@ def test_the_audit_auc_is_roc_auc_score():
 
     rng = np.random.default_rng(0)
     y = rng.random(5000) < 0.2
-    for score in (rng.normal(size=5000).round(1), rng.random(5000) < 0.1, (rng.random(5000) < 0.1).astype(float), y * 1.0 + rng.random(5000)):
+    signed_zeros = np.where(y, -0.0, 0.0) + (rng.random(5000) < 0.3)  # -0.0 and 0.0 tie, as in a sort
+    for score in (
+        rng.normal(size=5000).round(1),
+        rng.random(5000) < 0.1,
+        (rng.random(5000) < 0.1).astype(float),
+        y * 1.0 + rng.random(5000),
+        signed_zeros,
+    ):
         expected = roc_auc_score(y, score)
         assert leakage._symmetric_auc(y, score) == pytest.approx(max(expected, 1 - expected), abs=1e-12)
     assert leakage._symmetric_auc(y, np.ones(5000)) is None
