@@ -103,13 +103,18 @@ def assign_bins(values: pd.Series, bins: pd.DataFrame) -> np.ndarray:
 def daily_bins(rows: pd.DataFrame, bins: pd.DataFrame, day_column: str = "scheduled_dep_date") -> pd.DataFrame:
     """Flights per day, feature and bin (bins with no flight left out), for every feature in `bins`."""
     frames = []
-    # Grouped by the day as a timestamp, made a date only on the counts: per feature and row,
-    # dates as Python objects cost most of a training's drift baselines.
-    days = pd.to_datetime(rows[day_column])
+    # Each row's day numbered once (in day order), and each (day, bin) counted as one number:
+    # per feature, grouping a million rows by day again cost most of a training's baselines.
+    day_codes, days = pd.factorize(pd.to_datetime(rows[day_column]), sort=True)
+    dated = day_codes >= 0
     for (version, feature), feature_bins in bins.groupby(["model_version", "feature"], sort=False):
-        counted = pd.DataFrame({"day": days, "bin": assign_bins(rows[feature], feature_bins)})
-        counts = counted.groupby(["day", "bin"]).size().rename("flights").reset_index()
-        counts["day"] = counts["day"].dt.date
+        width = len(feature_bins)  # bins 0..n
+        cells = day_codes[dated] * width + assign_bins(rows[feature], feature_bins)[dated]
+        flights = np.bincount(cells, minlength=len(days) * width)
+        counted = np.flatnonzero(flights)
+        counts = pd.DataFrame(
+            {"day": days[counted // width].date, "bin": counted % width, "flights": flights[counted]}
+        )
         frames.append(counts.assign(model_version=version, feature=feature))
     columns = ["model_version", "day", "feature", "bin", "flights"]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
