@@ -38,7 +38,8 @@ def test_the_audit_auc_is_roc_auc_score():
 
     rng = np.random.default_rng(0)
     y = rng.random(5000) < 0.2
-    signed_zeros = np.where(y, -0.0, 0.0) + (rng.random(5000) < 0.3)  # -0.0 and 0.0 tie, as in a sort
+    # -0.0 and 0.0 tie, as in a sort (adding to -0.0 would make it 0.0: chosen, not summed).
+    signed_zeros = np.where(rng.random(5000) < 0.3, 1.0, np.where(y, -0.0, 0.0))
     for score in (
         rng.normal(size=5000).round(1),
         rng.random(5000) < 0.1,
