@@ -38,7 +38,7 @@ BUSY_TIMEOUT_SECONDS = 30
 # Dagster hands a storage the materializations of one output's partitions (a dbt model's 365 days)
 # as one batch when this is set (dagster/_core/instance/methods/event_methods.py); this storage
 # writes such a batch in one transaction per file. Its value bounds the events held back.
-EVENT_BATCH = {"DAGSTER_EVENT_BATCH_SIZE": "1000"}
+EVENT_BATCH_SIZE = "1000"
 BATCHED_TYPES = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION}
 # Engines kept: the index's and the latest runs'. A process that reads many runs (the UI) drops
 # the least recently used beyond this.
@@ -58,8 +58,7 @@ class OpenSqliteEventLogStorage(SqliteEventLogStorage):
         super().__init__(base_dir, inst_data)
         # Dagster reads the switch from the environment of whichever process writes events (a
         # run worker the UI launched, the daemon, `fti`): every one of them builds this storage.
-        for name, value in EVENT_BATCH.items():
-            os.environ.setdefault(name, value)
+        os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
 
     @classmethod
     def config_type(cls) -> dict:

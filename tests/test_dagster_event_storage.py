@@ -116,7 +116,7 @@ def _stored(home: Path) -> dict[str, list[tuple]]:
 
 
 def test_a_window_written_in_batches_stores_the_rows_dagster_writes_event_by_event(isolated_env, monkeypatch):
-    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", dagster_event_storage.EVENT_BATCH["DAGSTER_EVENT_BATCH_SIZE"])
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", dagster_event_storage.EVENT_BATCH_SIZE)
     batches = []
     batched = OpenSqliteEventLogStorage.store_event_batch
     monkeypatch.setattr(
@@ -147,7 +147,7 @@ def test_a_window_written_in_batches_stores_the_rows_dagster_writes_event_by_eve
 def test_the_storage_turns_dagsters_batches_on_unless_told_otherwise(isolated_env, monkeypatch):
     monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
     with dg.DagsterInstance.get():
-        assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == dagster_event_storage.EVENT_BATCH["DAGSTER_EVENT_BATCH_SIZE"]
+        assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == dagster_event_storage.EVENT_BATCH_SIZE
     monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "0")
     with dg.DagsterInstance.get():
         assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == "0"
