@@ -20,11 +20,14 @@ def stage_train(ctx: dict) -> dict:
     from fti_assets.feature_views.view import fingerprint
     from fti_assets.stateful import model_store
     from fti_assets.training_pipeline import model, snapshot
+    from fti_assets.training_pipeline.config import SnapshotConfig
 
     cutoff = dt.date.fromisoformat(ctx["train_cutoff"])
     fp = fingerprint(VIEW, manifest.load())
     with connect(Path(ctx["warehouse"])) as connection:
-        built = snapshot.build_snapshot(connection, VIEW, fp, cutoff)
+        # Bounded as the training asset bounds it: 100x's whole snapshot would not fit in memory
+        # as a frame; 1x's and 10x's are under the bound, whole as before.
+        built = snapshot.build_snapshot(connection, VIEW, fp, cutoff, max_rows=SnapshotConfig().max_rows)
         frame = snapshot.read_snapshot(connection, built.table_name, VIEW)
     if len(frame) > BENCH_TRAIN_ROWS:
         frame = frame.sample(BENCH_TRAIN_ROWS, random_state=0).sort_values(list(VIEW.keys))
