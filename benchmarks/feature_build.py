@@ -43,15 +43,18 @@ def dbt_build(warehouse: Path, window: tuple[dt.date, dt.date], *args: str) -> d
     from fti_assets.dbt.assets import REPLAY_BUILD_ARGS, replay_window_env
 
     target = warehouse.parent / "dbt_target"
-    command = [*REPLAY_BUILD_ARGS, *args, *in_process.location_args(settings.DBT_PROJECT_DIR, target), "--quiet",
-               *in_process.NO_LOG_FILE]
+    command = [*REPLAY_BUILD_ARGS, *args, *in_process.location_args(settings.DBT_PROJECT_DIR, target),
+               *in_process.NO_LOGS]
     with settings.environment({"FTI_WAREHOUSE": str(warehouse), **replay_window_env(*window)}):
         started = time.perf_counter()
         outcome = in_process.invoke(command, manifest.parsed().manifest)
         timings = {"dbt_s": time.perf_counter() - started}
-        if outcome.returncode != 0:
-            raise RuntimeError(f"dbt {' '.join(command)} failed ({outcome.returncode}): {outcome.exception}")
-    results = json.loads((target / "run_results.json").read_text())
+    results_file = target / "run_results.json"
+    results = json.loads(results_file.read_text()) if results_file.exists() else {"results": []}
+    if outcome.returncode != 0:
+        # dbt's terminal log is off, as in the asset: say which nodes failed and why.
+        failed = [f"{r['unique_id']}: {r['message']}" for r in results["results"] if r["status"] in ("error", "fail")]
+        raise RuntimeError(f"dbt {' '.join(command)} failed ({outcome.returncode}): {outcome.exception or failed}")
     nodes = sorted(results["results"], key=lambda r: r["execution_time"], reverse=True)
     by_type: dict[str, float] = {}
     for node in nodes:

@@ -34,8 +34,10 @@ def location_args(project_dir: Path, target_path: Path) -> list[str]:
 
 
 # dbt's debug log file (every statement of every node) costs about 5 ms a node, and a replay
-# command's target folder, where it would go, is deleted once its events are read.
-NO_LOG_FILE = ("--log-level-file", "none")
+# command's target folder, where it would go, is deleted once its events are read. Its
+# terminal log formats every event, debug ones included, before filtering them by level;
+# `on_event` callers already receive each event.
+NO_LOGS = ("--log-level", "none", "--log-level-file", "none")
 
 
 def parse(project_dir: Path, extra_args: Sequence[str] = ()) -> Any:

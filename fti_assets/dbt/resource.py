@@ -125,8 +125,7 @@ class InProcessDbtResource(DbtCliResource):
             *cleaned_args,
             *in_process.location_args(project_dir, target_path),
             # dagster-dbt echoes every event it reads; dbt's own terminal log would repeat them.
-            "--log-level", "none",
-            *in_process.NO_LOG_FILE,
+            *in_process.NO_LOGS,
             *profile_args,
             *params.selection_args,
             *indirect,
