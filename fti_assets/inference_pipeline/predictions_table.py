@@ -135,27 +135,23 @@ def window_writer(
     transaction, with whatever tables or feature columns were missing. Columns are matched by name."""
     catalog = _current_catalog(connection)
 
-    def write(predictions: pa.Table, scored_features: pa.Table) -> None:
-        connection.register("new_predictions", predictions)
-        connection.register("new_features", scored_features)
+    def write(new_predictions: pa.Table, new_features: pa.Table) -> None:
+        # DuckDB reads the two tables through their Python names (its replacement scan). A view
+        # registered per chunk would keep every chunk alive until the transaction commits, out
+        # of DuckDB's memory limit: 100x's year (33.5 M flights) ran out of memory that way.
         connection.execute(f"insert into {SCHEMA}.predictions by name select * from new_predictions")
         connection.execute(f"insert into {SCHEMA}.scored_features by name select * from new_features")
 
-    try:
-        with transaction(connection):
-            _create_missing_tables(connection, catalog, features)
-            for feature in _missing_feature_columns(catalog, features):
-                connection.execute(f'alter table {SCHEMA}.scored_features add column "{feature}" double')
-            for table in ("predictions", "scored_features"):
-                connection.execute(
-                    f"delete from {SCHEMA}.{table} where model_version = ? and scheduled_dep_date between ? and ?",
-                    [model_version, start, end],
-                ).fetchall()
-            yield write
-    finally:
-        # After the transaction ends: DuckDB refuses even this inside an aborted one.
-        connection.unregister("new_predictions")
-        connection.unregister("new_features")
+    with transaction(connection):
+        _create_missing_tables(connection, catalog, features)
+        for feature in _missing_feature_columns(catalog, features):
+            connection.execute(f'alter table {SCHEMA}.scored_features add column "{feature}" double')
+        for table in ("predictions", "scored_features"):
+            connection.execute(
+                f"delete from {SCHEMA}.{table} where model_version = ? and scheduled_dep_date between ? and ?",
+                [model_version, start, end],
+            ).fetchall()
+        yield write
 
 
 def coverage_problems(
