@@ -16,6 +16,9 @@ serialized once, not once per day.
 Same files, tables and rows as Dagster's default (`dagster_home/dagster.yaml` selects this class):
 the UI and other processes read them as before. What `synchronous=NORMAL` gives up, in WAL mode:
 a power loss or OS crash (not a crash of the process) may lose the last events written.
+
+Two additions keep a dead run from wedging the instance: a run's start records which process
+runs it (run_health), and a refused pool claim waits asleep and tells whom it waits for (pool_wait).
 """
 
 import collections
@@ -33,6 +36,9 @@ from dagster._serdes import ConfigurableClassData, serialize_value
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
+from fti_assets import run_health
+from fti_assets.pool_wait import PoolWaiting
+
 # Dagster's own busy timeout for its SQLite files (sqlite_event_log.SQLITE_BUSY_TIMEOUT_SECONDS).
 BUSY_TIMEOUT_SECONDS = 30
 # Dagster hands a storage the materializations of one output's partitions (a dbt model's 365 days)
@@ -49,7 +55,7 @@ def _durable_on_process_crash(dbapi_connection, _record) -> None:
     dbapi_connection.execute("pragma synchronous=NORMAL")
 
 
-class OpenSqliteEventLogStorage(SqliteEventLogStorage):
+class OpenSqliteEventLogStorage(PoolWaiting, SqliteEventLogStorage):
     """SqliteEventLogStorage whose index stays open between events (see the module)."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
@@ -101,6 +107,12 @@ class OpenSqliteEventLogStorage(SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with engine.connect() as connection, connection.begin():
                 yield connection
+
+    def store_event(self, event: EventLogEntry) -> None:
+        super().store_event(event)
+        if event.dagster_event_type == DagsterEventType.RUN_START:
+            # Stored by the process that executes the run, whoever launched it.
+            self._instance.add_run_tags(event.run_id, run_health.identity_tags())
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         """One output's materializations (or observations) in one transaction per file, the rows

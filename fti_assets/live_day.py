@@ -147,11 +147,6 @@ def run_day(
     inference/online_predictions and the monitoring models see both systems side by side."""
     warehouse = settings.warehouse_path()
     start, end = replay_clock(day - dt.timedelta(days=1)), replay_clock(day)
-    if folder.exists():
-        for name in ("events.sqlite", "online.sqlite"):
-            for suffix in ("", "-wal", "-shm"):
-                (folder / f"{name}{suffix}").unlink(missing_ok=True)
-    folder.mkdir(parents=True, exist_ok=True)
     log_path, store_path = folder / "events.sqlite", folder / "online.sqlite"
     with connect(warehouse, read_only=True) as connection:
         model = registry.resolve(connection, alias)
@@ -159,9 +154,15 @@ def run_day(
         warm_up = replay.read_events(connection, start - WARM_UP, start)
         events = replay.read_events(connection, start, end)
         flights = _flights(connection, day)
+        if not events or not flights:
+            raise LookupError(f"no events or flights on {day} in {warehouse}: is the day delivered?")
+        # Only now, when the day can be replayed: a refusal leaves the folder as it was.
+        if folder.exists():
+            for name in ("events.sqlite", "online.sqlite"):
+                for suffix in ("", "-wal", "-shm"):
+                    (folder / f"{name}{suffix}").unlink(missing_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         materialize.materialize(connection, store_path, [view], manifest.load(), start)
-    if not events or not flights:
-        raise LookupError(f"no events or flights on {day} in {warehouse}: is the day delivered?")
 
     processor = Processor(log_path, store_path)
     log = event_log.connect(log_path)

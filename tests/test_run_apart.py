@@ -24,7 +24,7 @@ def test_a_job_run_apart_reports_its_step_failures(isolated_env):
 def test_a_job_runs_in_another_process_and_its_result_comes_back(isolated_env, monkeypatch):
     parent = os.getpid()
 
-    def report_pid(job_name, instance, run_config):
+    def report_pid(job_name, instance, run_config, tags):
         raise RuntimeError(f"ran in {os.getpid()}")
 
     monkeypatch.setattr(runner, "run_once", report_pid)

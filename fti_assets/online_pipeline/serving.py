@@ -91,10 +91,10 @@ class Server:
         self.warehouse, self.store_path, self.artifacts = warehouse, store, artifacts
         self.alias, self.threshold, self.poll_seconds = alias, threshold, poll_seconds
         self.reader = online_store.Reader(store)
-        self.log = PredictionLog(log_dir) if log_dir is not None else None
         self._aliases_seen: tuple | None = None
         self.follow_error: str | None = None
         self.served = self._load_published(initial=True)
+        self.log = PredictionLog(log_dir) if log_dir is not None else None  # after the refusals: they write nothing
         self._parts: dict[int, dict[str, Any]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="follow-alias", daemon=True)

@@ -20,6 +20,7 @@ from fti_assets.stateful.warehouse import transaction
 
 SCHEMA = "validation"
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+NEVER_DELIVERED = "never delivered"  # no row in the ledger
 
 DDL = (
     f"create schema if not exists {SCHEMA}",
@@ -111,11 +112,38 @@ def record_failed(
                 ).fetchall()
 
 
-def skip(connection: duckdb.DuckDBPyConnection, day: dt.date, reason: str) -> None:
-    """Leave a day out of the replay for good: its rows are never read, the replay moves on."""
-    ensure_schema(connection)
+class SkipRefused(ValueError):
+    """The day did not fail, and skipping it was not forced."""
+
+
+def day_state(connection: duckdb.DuckDBPyConnection, day: dt.date) -> tuple[str, str | None]:
+    """`day`'s status in the ledger (NEVER_DELIVERED without a row) and its skip reason, if any."""
+    rows = connection.execute(
+        f"select status, reason from {SCHEMA}.replay_days where day = ?", [day]
+    ).fetchall() if _exists(connection) else []
+    return rows[0] if rows else (NEVER_DELIVERED, None)
+
+
+_NOT_FAILED = {
+    PASSED: "passed its checks",
+    NEVER_DELIVERED: "was never delivered",
+    SKIPPED: "is already skipped ({reason})",
+}
+
+
+def skip(connection: duckdb.DuckDBPyConnection, day: dt.date, reason: str, force: bool = False) -> None:
+    """Leave a day out of the replay for good: its rows are never read, the replay moves on.
+    A day that did not fail only with `force`: a mistyped date would drop a good day from every
+    feature built after it."""
     if not reason:
         raise ValueError("skipping a replay day needs a reason (it is kept in validation.replay_days)")
+    status, previous = day_state(connection, day)
+    if status != FAILED and not force:
+        raise SkipRefused(
+            f"replay day {day} {_NOT_FAILED[status].format(reason=previous)}; "
+            "only a failed day is skipped without --force"
+        )
+    ensure_schema(connection)
     with transaction(connection):
         _upsert(connection, [day], SKIPPED, None, reason, _now())
 

@@ -119,6 +119,34 @@ def register_version(
     return version
 
 
+def unjudged_version(
+    connection: duckdb.DuckDBPyConnection, snapshot_id: str, hyperparameters: dict, code_version: str
+) -> int | None:
+    """A version fitted on this snapshot with these hyperparameters by this training code that the
+    promotion gate never judged: its run ended between registering and the gate. The fit is
+    deterministic, so the run that resumes judges that version rather than registering it twice."""
+    if not _exists(connection):
+        return None
+    rows = connection.execute(
+        f"select version, hyperparameters, input_versions from {SCHEMA}.model_versions "
+        f"where snapshot_id = ? and version not in (select version from {SCHEMA}.gate_decisions) "
+        "order by version desc",
+        [snapshot_id],
+    ).fetchall()
+    wanted = json.loads(json.dumps(hyperparameters, sort_keys=True, default=str))
+    for version, stored, inputs in rows:
+        if json.loads(stored) == wanted and json.loads(inputs or "{}").get("code_version") == code_version:
+            return version
+    return None
+
+
+def was_alias(connection: duckdb.DuckDBPyConnection, alias: str, version: int) -> bool:
+    """Whether `alias` ever pointed at `version`."""
+    return bool(_exists(connection) and connection.execute(
+        f"select 1 from {SCHEMA}.alias_history where alias = ? and version = ?", [alias, version]
+    ).fetchall())
+
+
 def versions(connection: duckdb.DuckDBPyConnection) -> list[int]:
     """Every registered model version, oldest first (none before the first registration)."""
     if not _exists(connection):

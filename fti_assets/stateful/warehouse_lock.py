@@ -22,6 +22,9 @@ from pathlib import Path
 TIMEOUT_ENV = "FTI_WAREHOUSE_LOCK_TIMEOUT"
 DEFAULT_TIMEOUT_SECONDS = 3600.0
 POLL_SECONDS = 0.1
+# A wait is reported once it lasts this long, then every REPORT_SECONDS (pool_wait uses the same).
+FIRST_REPORT_SECONDS = 1.0
+REPORT_SECONDS = 30.0
 
 
 class WarehouseBusy(TimeoutError):
@@ -81,15 +84,40 @@ def hold(warehouse: Path, exclusive: bool, timeout: float | None = None) -> Iter
 
 def _acquire(fd: int, warehouse: Path, exclusive: bool, timeout: float) -> None:
     mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    report_at = started + FIRST_REPORT_SECONDS
     while True:
         try:
             fcntl.flock(fd, mode)
             return
         except BlockingIOError:
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now - started >= timeout:
                 raise WarehouseBusy(busy_message(warehouse, timeout)) from None
+            if now >= report_at:
+                print(f"waiting for the warehouse {warehouse} for {now - started:.0f} s: {holder(warehouse)}",
+                      file=sys.stderr, flush=True)
+                report_at = now + REPORT_SECONDS
             time.sleep(POLL_SECONDS)
+
+
+def holder(warehouse: Path) -> str:
+    """Who holds the lock, as its last writer recorded (the lock dies with its process, so a
+    recorded process that is gone means a reader, or a process outside the project, holds it)."""
+    try:
+        recorded = lock_path(warehouse).read_text().strip()
+    except OSError:
+        recorded = ""
+    if not recorded.startswith("pid "):
+        return "held by a reader or by a process outside the project (a DuckDB shell, a notebook)"
+    pid = int(recorded.split(":", 1)[0].removeprefix("pid "))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return f"held by a reader or by a process outside the project (the last writer, {recorded}, is gone)"
+    except PermissionError:
+        pass
+    return f"held by {recorded}, process alive"
 
 
 def busy_message(warehouse: Path, timeout: float, detail: str = "") -> str:

@@ -145,7 +145,19 @@ def flight_disruption_model(
     # The snapshot's own view: the model reads exactly the features its snapshot was built with.
     view = view_named(f"{training_snapshot['feature_view']}_v{training_snapshot['feature_view_version']}")
     training = config.training_config()
+    champion_alias, challenger_alias = registry.aliases(view.system)
+    code = context.assets_def.code_versions_by_key[context.asset_key]
     with warehouse.connect() as connection:
+        unjudged = registry.unjudged_version(connection, training_snapshot["snapshot_id"], config.model_dump(), code)
+        if unjudged is not None:
+            if not registry.was_alias(connection, challenger_alias, unjudged):  # killed before the alias moved
+                registry.set_alias(
+                    connection, challenger_alias, unjudged, f"trained on snapshot {training_snapshot['snapshot_id']}"
+                )
+            context.log.info(f"model version {unjudged}, fitted on this snapshot with this configuration by a run "
+                             "that ended before its promotion gate, goes to the gate instead of a new fit")
+            return dg.Output(unjudged, metadata={"version": unjudged, "snapshot_id": training_snapshot["snapshot_id"],
+                                                 "resumed": "fitted by a run that ended before the gate"})
         frame = snapshot.read_snapshot(connection, training_snapshot["table_name"], view)
     # No warehouse connection while the model is fitted: DuckDB's memory goes back to the fit,
     # and the warehouse lock to other runs (the snapshot is immutable).
@@ -160,7 +172,6 @@ def flight_disruption_model(
     scores = model.period_scores(pipeline, split, view)
     evaluation = model.evaluate(split, view, scores)
     with warehouse.connect() as connection:
-        champion_alias, challenger_alias = registry.aliases(view.system)
         evaluation["champion"] = champion.champion_on(
             connection, model_store.resolved_path, manifest.load(), split.test, champion_alias
         )
@@ -174,7 +185,7 @@ def flight_disruption_model(
         inputs = _latest_versions(
             context.instance, [context.asset_key_for_input("training_snapshot"), *_feature_keys(view)]
         )
-        inputs["code_version"] = context.assets_def.code_versions_by_key[context.asset_key]
+        inputs["code_version"] = code
         inputs["fingerprint_parts"] = training_snapshot.get("fingerprint_parts", {})
         version = registry.register_version(
             connection,

@@ -29,7 +29,8 @@ def test_warehouse_path_that_is_a_directory_stops_fti_main_with_one_message(isol
     folder.mkdir()
     monkeypatch.setenv("FTI_WAREHOUSE", str(folder))
     with pytest.raises(SystemExit) as stopped:
-        cli.main(["main", "--start", "2013-01-01", "--end", "2013-01-01"])
+        cli.main(["main", "--start", "2013-01-01", "--end", "2013-01-02", "--cutoff", "2013-01-01",
+                  "--scoring-start", "2013-01-02"])
     message = str(stopped.value.code)
     assert message.count("is a directory") == 1, message
     assert "set FTI_WAREHOUSE to a file" in message and "Traceback" not in message

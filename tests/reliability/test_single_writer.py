@@ -143,6 +143,16 @@ def test_a_reader_waits_for_a_writer_instead_of_failing(small_warehouse, opener)
     holder.wait(timeout=30)
 
 
+def test_a_wait_for_the_warehouse_says_which_live_process_holds_it(small_warehouse, capsys):
+    holder = _hold(small_warehouse, OUR_WRITER, 2.5)
+    with connect(small_warehouse, read_only=True):
+        pass
+    holder.wait(timeout=30)
+    waited = capsys.readouterr().err
+    assert f"waiting for the warehouse {small_warehouse} for 1 s: held by pid {holder.pid}: " in waited
+    assert waited.strip().endswith("process alive")
+
+
 @pytest.mark.parametrize("opener", [OUR_WRITER, FOREIGN_WRITER], ids=["pipeline writer", "foreign duckdb writer"])
 def test_a_writer_held_too_long_gives_a_readable_message(small_warehouse, opener, monkeypatch):
     monkeypatch.setenv(warehouse_lock.TIMEOUT_ENV, "0.5")
