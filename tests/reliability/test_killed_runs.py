@@ -17,10 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
 from fti_assets import settings
+from fti_assets.resources import WAREHOUSE_POOL
 from tests.conftest import SMALL_MODEL, write_source_subset
 
 MAIN_WINDOW = ["--start", "2013-01-01", "--end", "2013-01-05", "--cutoff", "2013-01-04", "--scoring-start", "2013-01-05"]
@@ -59,15 +61,18 @@ def _newest_log(env: dict, since: float) -> Path | None:
     return max(logs, key=lambda p: p.stat().st_mtime, default=None)
 
 
-def _kill_at(process: subprocess.Popen, log: callable, step: str, nth: int, after: float) -> str:
-    """SIGKILL the process group once `step` has started `nth` times in the run's log."""
+def _kill_at(
+    process: subprocess.Popen, log: callable, step: str, nth: int, after: float, sig: int = signal.SIGKILL
+) -> tuple[str, str]:
+    """Signal the process group once `step` has started `nth` times in the run's log (SIGINT is
+    what a terminal's Ctrl-C sends the foreground group); its stdout and stderr."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         path = log()
         if path is not None and path.read_text().count(f" - {step} - STEP_START - ") >= nth:
             time.sleep(after)
-            os.killpg(process.pid, signal.SIGKILL)
-            return process.communicate()[0]
+            os.killpg(process.pid, sig)
+            return process.communicate(timeout=120)
         assert process.poll() is None, f"the run ended before {step} started:\n{process.communicate()}"
         time.sleep(0.05)
     raise AssertionError(f"{step} did not start within 300 s")
@@ -123,19 +128,33 @@ def reference(source, tmp_path_factory):
 
 
 def test_fti_main_killed_during_each_job_finishes_when_run_again_and_equals_an_uninterrupted_run(
-    source, reference, tmp_path
+    source, reference, tmp_path, monkeypatch
 ):
     env = _environment(tmp_path, source)
     for stage, step, nth, after in KILLS:
         started = time.time()
-        output = _kill_at(_start_main(env), lambda s=started: _newest_log(env, s), step, nth, after)
+        output, _ = _kill_at(_start_main(env), lambda s=started: _newest_log(env, s), step, nth, after)
         assert "failed" not in output, f"the run killed during {stage} had failed before:\n{output}"
+    # Then a Ctrl-C during the scoring: one line, the run canceled, nothing held.
+    started = time.time()
+    interrupted = _start_main(env)
+    _, said = _kill_at(interrupted, lambda: _newest_log(env, started), "inference__batch_predictions", 1, 0.3,
+                       signal.SIGINT)
     final = _start_main(env)
     stdout, stderr = final.communicate(timeout=600)
 
+    assert interrupted.returncode == 1
+    assert "(inference_job, process" in said and "died after" in said  # the run SIGKILLed last, cleared
+    (line,) = [line for line in said.splitlines() if "died after" not in line]  # the SIGKILLed run, cleared
+    assert line.startswith("interrupted: inference_job 2013-01-05..2013-01-05 stopped (run "), said
+    assert line.endswith("recorded as canceled); nothing was half-written (every write is one transaction), "
+                         "and running the command again resumes")
+    monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
+    with dg.DagsterInstance.get() as instance:
+        canceled = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.CANCELED]
+        assert [r.job_name for r in canceled] == ["inference_job"]
+        assert instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots == []
     assert final.returncode == 0, stderr[-3000:]
-    # The run killed last (online materialization) is cleared by the one after it.
-    assert "(inference_job, process" in stderr and "died after" in stderr, stderr[-3000:]
     assert "main job:" in stdout
     # It resumed: the feature job and both trainings were done by the runs killed after them.
     assert stdout.count("before this one stopped; not run again") == 3, stdout
