@@ -65,15 +65,24 @@ class PoolWaiting:
             self._report(run_id, self._waiting_line(concurrency_key, step_key, holders, now - wait["since"]))
         return status.with_sleep_interval(0.0)
 
-    def _holders(self, concurrency_key: str, run_id: str) -> list[str]:
+    def _holders(self, concurrency_key: str, run_id: str) -> dict[str, str]:
+        """The other runs holding the pool's slots: run id -> which step holds one, since when."""
         info = self.get_concurrency_info(concurrency_key)
-        return list(dict.fromkeys(slot.run_id for slot in info.claimed_slots if slot.run_id != run_id))
+        assigned = {(step.run_id, step.step_key): step.assigned_timestamp for step in info.pending_steps}
+        holders = {}
+        for slot in info.claimed_slots:
+            if slot.run_id != run_id and slot.run_id not in holders:
+                at = assigned.get((slot.run_id, slot.step_key))
+                holders[slot.run_id] = f"its step {slot.step_key}" + (
+                    f" since {run_health.clock(at.timestamp())}" if at else ""
+                )
+        return holders
 
-    def _waiting_line(self, concurrency_key: str, step_key: str, holders: list[str], waited: float) -> str:
-        runs = [self._instance.get_run_by_id(holder) for holder in holders]
+    def _waiting_line(self, concurrency_key: str, step_key: str, holders: dict[str, str], waited: float) -> str:
+        runs = [(self._instance.get_run_by_id(holder), holding) for holder, holding in holders.items()]
         held_by = "; ".join(
-            f"{run_health.describe(self._instance, run)}, process {LIVENESS[run_health.is_alive(run)]}"
-            for run in runs if run is not None
+            f"{run_health.describe(self._instance, run)}, {holding}, process {LIVENESS[run_health.is_alive(run)]}"
+            for run, holding in runs if run is not None
         ) or "a run that has just finished"
         return f"{step_key} waits for the warehouse (pool {concurrency_key}) for {waited:.0f} s: held by {held_by}"
 

@@ -67,17 +67,17 @@ def describe(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
     """`run 1a2b3c4d (training_job, process 123 on host, started 2013-...)`: a run as a person finds it."""
     record = instance.get_run_record_by_id(run.run_id)
     where = f", process {run.tags[PID_TAG]} on {run.tags.get(HOST_TAG)}" if PID_TAG in run.tags else ""
-    since = f", started {_clock(record.start_time)}" if record and record.start_time else ""
+    since = f", started {clock(record.start_time)}" if record and record.start_time else ""
     return f"run {run.run_id[:8]} ({run.job_name}{where}{since})"
 
 
-def _clock(timestamp: float) -> str:
+def clock(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _last_heard(instance: dg.DagsterInstance, run_id: str) -> str:
     records = instance.event_log_storage.get_records_for_run(run_id, limit=1, ascending=False).records
-    return _clock(records[0].timestamp) if records else "unknown"
+    return clock(records[0].timestamp) if records else "unknown"
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ def test_a_waiting_run_names_a_live_holder_sleeps_and_gives_up_at_the_limit_with
         assert share < 0.05, f"the waiting run used {share:.0%} of a core"
         expected = (f"hold_the_warehouse waits for the warehouse (pool duckdb_writer) for 0 s: held by run "
                     f"{run.run_id[:8]} (hold_job, process {holder.pid} on")
-        assert expected in stderr and "process alive" in stderr
+        assert expected in stderr and "its step hold_the_warehouse since " in stderr and "process alive" in stderr
         assert "RESULT False" in stdout
         assert "gave up after 8 s (FTI_WAREHOUSE_LOCK_TIMEOUT)" in stdout, stdout
         assert _holders(instance) == [run.run_id]
