@@ -72,7 +72,17 @@ def wait_for(process: subprocess.Popen, env: dict, since: float, marker: str, co
         time.sleep(0.02)
 
 
+def timed_main(env: dict) -> dict:
+    """One `fti main`: seconds to its first step and to its end, and its exit code."""
+    since = time.time()
+    process = start_main(env)
+    first_step = wait_for(process, env, since, FIRST_STEP)
+    process.wait()
+    return {"first_step_s": first_step, "finished_s": time.time() - since, "exit_code": process.returncode}
+
+
 def restart_after_kill(root: Path, stage: tuple[str, str, int]) -> dict:
+    """`fti main` SIGKILLed during the stage's job, then timed as it runs again."""
     _, step, nth = stage
     env = environment(root)
     since = time.time()
@@ -80,20 +90,7 @@ def restart_after_kill(root: Path, stage: tuple[str, str, int]) -> dict:
     wait_for(killed, env, since, f" - {step}{FIRST_STEP}", nth)
     os.killpg(killed.pid, signal.SIGKILL)
     killed.wait()
-    since = time.time()
-    again = start_main(env)
-    first_step = wait_for(again, env, since, FIRST_STEP)
-    again.wait()
-    return {"first_step_s": first_step, "finished_s": time.time() - since, "exit_code": again.returncode}
-
-
-def clean_start(root: Path) -> dict:
-    env = environment(root)
-    since = time.time()
-    process = start_main(env)
-    first_step = wait_for(process, env, since, FIRST_STEP)
-    process.wait()
-    return {"first_step_s": first_step, "finished_s": time.time() - since, "exit_code": process.returncode}
+    return timed_main(env)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -134,7 +131,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dead_runs_") as folder:
         root = Path(folder)
-        floor = clean_start(root / "clean")
+        floor = timed_main(environment(root / "clean"))
         print(f"clean fti main: first step after {floor['first_step_s']:.1f} s, "
               f"finished in {floor['finished_s']:.0f} s")
         results = {"clean": floor, "after_kill": {}}
