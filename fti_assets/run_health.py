@@ -22,14 +22,15 @@ UNFINISHED = [DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 
 
 def _process_start(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (Linux), None when no such process.
-    With it a pid reused by a younger process is not taken for the run's."""
+    """The process's start time in clock ticks since boot, None when no such process. With it a
+    pid reused by a younger process is not taken for the run's. Without /proc (macOS), only
+    whether the pid exists ("unknown" start)."""
+    if not Path("/proc/self/stat").exists():
+        return _exists(pid)
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return None
     except OSError:
-        return _exists(pid)
+        return None
     # Fields after the command name, which may hold spaces: starttime is field 22 of stat(5).
     return stat.rsplit(")", 1)[1].split()[19]
 

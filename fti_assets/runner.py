@@ -95,7 +95,7 @@ def _readable(error) -> str:
 def _die_with_parent(parent: int) -> None:
     """Linux: the kernel kills this process when its parent dies (prctl PR_SET_PDEATHSIG)."""
     if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
     if os.getppid() != parent:  # it died before the request took effect
         os._exit(1)
 

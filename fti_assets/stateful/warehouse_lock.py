@@ -101,13 +101,18 @@ def _acquire(fd: int, warehouse: Path, exclusive: bool, timeout: float) -> None:
             time.sleep(POLL_SECONDS)
 
 
+def _last_writer(warehouse: Path) -> str:
+    """What the last process to take the lock exclusively wrote in it (`pid N: command`), or ''."""
+    try:
+        return lock_path(warehouse).read_text().strip()
+    except OSError:
+        return ""
+
+
 def holder(warehouse: Path) -> str:
     """Who holds the lock, as its last writer recorded (the lock dies with its process, so a
     recorded process that is gone means a reader, or a process outside the project, holds it)."""
-    try:
-        recorded = lock_path(warehouse).read_text().strip()
-    except OSError:
-        recorded = ""
+    recorded = _last_writer(warehouse)
     if not recorded.startswith("pid "):
         return "held by a reader or by a process outside the project (a DuckDB shell, a notebook)"
     pid = int(recorded.split(":", 1)[0].removeprefix("pid "))
@@ -121,10 +126,7 @@ def holder(warehouse: Path) -> str:
 
 
 def busy_message(warehouse: Path, timeout: float, detail: str = "") -> str:
-    try:
-        holder = lock_path(warehouse).read_text().strip()
-    except OSError:
-        holder = ""
+    holder = _last_writer(warehouse)
     return (
         f"The warehouse {warehouse} stayed busy for {timeout:.0f} s"
         + (f" (last writer: {holder})" if holder else "")
